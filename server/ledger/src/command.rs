@@ -1,0 +1,190 @@
+//! What callers ask the ledger to do, and what it answers.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{AccountId, Phase, Posting, Timestamp, TxnId, TxnKind};
+use crate::money::Money;
+use crate::rejection::Rejection;
+
+/// A request to move money, now or as a reservation that is posted or voided later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnRequest {
+    pub idempotency_key: String,
+    pub kind: TxnKind,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: Money,
+    pub memo: String,
+    /// Opaque JSON text for the caller's own references; the ledger only bounds its length.
+    pub metadata: String,
+    /// `Some(seconds)`: reserve the funds now and let the reservation lapse after this long.
+    /// A duration rather than an instant, so that a retry of the same request is identical.
+    pub pending_expiry_seconds: Option<i64>,
+}
+
+/// Why a reservation is being released without moving money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoidReason {
+    /// Someone cancelled it (the sender's cancel window, an agent declining).
+    Cancelled,
+    /// The expiry sweeper found it past its expiry.
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Submit(TxnRequest),
+    /// Post a pending transfer, in full (`amount_minor: None`) or in part.
+    PostPending {
+        idempotency_key: String,
+        pending: TxnId,
+        amount_minor: Option<i64>,
+    },
+    VoidPending {
+        idempotency_key: String,
+        pending: TxnId,
+        reason: VoidReason,
+    },
+    /// Return to the payer what the payee of `original` still holds, up to the original amount.
+    Reverse {
+        idempotency_key: String,
+        original: TxnId,
+        memo: String,
+    },
+}
+
+impl Command {
+    pub fn idempotency_key(&self) -> &str {
+        match self {
+            Command::Submit(r) => &r.idempotency_key,
+            Command::PostPending {
+                idempotency_key, ..
+            }
+            | Command::VoidPending {
+                idempotency_key, ..
+            }
+            | Command::Reverse {
+                idempotency_key, ..
+            } => idempotency_key,
+        }
+    }
+
+    /// Accounts the command names directly (pending and reversed transactions add theirs).
+    pub fn named_accounts(&self) -> Vec<AccountId> {
+        match self {
+            Command::Submit(r) => vec![r.debit, r.credit],
+            Command::PostPending { .. } | Command::VoidPending { .. } | Command::Reverse { .. } => {
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn pending_ref(&self) -> Option<TxnId> {
+        match self {
+            Command::PostPending { pending, .. } | Command::VoidPending { pending, .. } => {
+                Some(*pending)
+            }
+            Command::Submit(_) | Command::Reverse { .. } => None,
+        }
+    }
+
+    pub fn original_ref(&self) -> Option<TxnId> {
+        match self {
+            Command::Reverse { original, .. } => Some(*original),
+            Command::Submit(_) | Command::PostPending { .. } | Command::VoidPending { .. } => None,
+        }
+    }
+
+    /// A digest of every field that defines the request, stored beside the idempotency key so
+    /// that reusing a key for a different request is detected.
+    pub fn fingerprint(&self) -> String {
+        let canonical = match self {
+            Command::Submit(r) => {
+                format!(
+                    "v1|submit|{}|{}|{}|{}|{}|{:?}|{}|{}",
+                    r.kind,
+                    r.debit.0,
+                    r.credit.0,
+                    r.amount.minor(),
+                    r.amount.currency(),
+                    r.pending_expiry_seconds,
+                    r.memo.len(),
+                    r.memo
+                ) + "|"
+                    + &r.metadata
+            }
+            Command::PostPending {
+                pending,
+                amount_minor,
+                ..
+            } => {
+                format!("v1|post|{}|{:?}", pending.0, amount_minor)
+            }
+            Command::VoidPending {
+                pending, reason, ..
+            } => format!("v1|void|{}|{:?}", pending.0, reason),
+            Command::Reverse { original, memo, .. } => {
+                format!("v1|reverse|{}|{}", original.0, memo)
+            }
+        };
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What an accepted (or replayed) command did: enough for receipts, SMS and API answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub txn_id: TxnId,
+    pub code: String,
+    pub kind: TxnKind,
+    pub phase: Phase,
+    pub amount: Money,
+    pub fee_minor: i64,
+    pub commission_minor: i64,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    /// The pending transfer this resolves, or the transaction this reverses.
+    pub related: Option<TxnId>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted(Receipt),
+    /// The idempotency key was seen before with the same request: the original receipt.
+    Replayed(Receipt),
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match self {
+            Outcome::Accepted(r) | Outcome::Replayed(r) => Some(r),
+            Outcome::Rejected(_) => None,
+        }
+    }
+
+    pub fn rejection(&self) -> Option<Rejection> {
+        match self {
+            Outcome::Rejected(r) => Some(*r),
+            Outcome::Accepted(_) | Outcome::Replayed(_) => None,
+        }
+    }
+}
+
+/// A journal entry to append: the transaction header and its postings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub receipt: Receipt,
+    pub idempotency_key: String,
+    pub fingerprint: String,
+    pub memo: String,
+    pub metadata: String,
+    /// Postings that move posted balances.
+    pub postings: Vec<Posting>,
+    /// Postings that only reserve (for `Phase::Pending` entries).
+    pub reservations: Vec<Posting>,
+}
