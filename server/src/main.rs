@@ -1,1 +1,135 @@
-fn main() {}
+//! `mkoba serve | migrate | admin …`
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mkoba::admin::{self, AdminCommand};
+use mkoba::app::App;
+use mkoba::config::Config;
+use mkoba::store::writer::SystemClock;
+use mkoba::store::{Backend, ConnectionOptions};
+use mkoba::{demo, http, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "mkoba",
+    version,
+    about = "Mobile money on one double-entry ledger"
+)]
+struct Cli {
+    /// Configuration file (TOML); `MKOBA_…` environment variables override it.
+    #[arg(long, global = true, env = "MKOBA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the server (and, on a fresh embedded database, seed the demo world).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("mkoba: configuration refused: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log.format, &config.log.filter);
+    match run(cli.command, config) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("mkoba: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Commands, config: Config) -> anyhow::Result<u8> {
+    match command {
+        Commands::Migrate => {
+            let url = config.database_url().map_err(anyhow::Error::msg)?;
+            let options = ConnectionOptions {
+                url: url.clone(),
+                busy_timeout_ms: config.database.busy_timeout_ms,
+                statement_timeout_ms: config.database.statement_timeout_ms,
+            };
+            let applied = options.migrate()?;
+            println!("{}: {} migration(s) applied", url.redacted(), applied.len());
+            Ok(0)
+        }
+        Commands::Admin { command } => {
+            let (app, threads) = App::start(config, Arc::new(SystemClock))?;
+            let code = admin::run(&app, command)?;
+            drop(app);
+            threads.join();
+            Ok(u8::try_from(code).unwrap_or(1))
+        }
+        Commands::Serve => serve(config),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<u8> {
+    let listener = TcpListener::bind(&config.server.bind)
+        .with_context(|| format!("binding {}", config.server.bind))?;
+    let (app, _threads) = App::start(config, Arc::new(SystemClock))?;
+    let seeded = app.backend() == Backend::Sqlite
+        && app.config.demo.seed_on_first_start
+        && demo::seed(&app)?;
+    print_banner(&app, seeded);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        app.spawn_sweeper();
+        http::serve(Arc::clone(&app), listener)?.await
+    })?;
+    Ok(0)
+}
+
+fn print_banner(app: &App, seeded: bool) {
+    let base = app.config.server.public_url.trim_end_matches('/');
+    println!(
+        "mkoba is running on {} ({})",
+        app.config.server.bind,
+        app.url.redacted()
+    );
+    println!("  health     {base}/healthz");
+    println!("  readiness  {base}/readyz");
+    println!("  ledger API {base}/ops/v1/accounts/{{id}}   (Authorization: Bearer <admin token>)");
+    if app.backend() == Backend::Sqlite {
+        println!(
+            "  admin token in {}",
+            app.config.data_dir.join("admin-token").display()
+        );
+        println!("Demo world{}:", if seeded { " (just seeded)" } else { "" });
+        for c in &demo::CUSTOMERS {
+            println!("  customer {} {:<16} PIN {}", c.msisdn, c.name, c.pin);
+        }
+        for a in &demo::AGENTS {
+            println!(
+                "  agent    {:<13} {:<18} password {}",
+                a.code, a.name, a.password
+            );
+        }
+        for (code, name) in demo::MERCHANTS {
+            println!("  merchant {code:<13} {name}");
+        }
+        println!("  try: cargo run --release -- admin reconcile");
+    }
+}

@@ -188,7 +188,7 @@ impl<'a> Batch<'a> {
         if amount <= 0 {
             return Err(Rejection::AmountNotPositive);
         }
-        if amount > rules.amount_max_minor {
+        if amount > rules.amount_max_for(request.kind) {
             return Err(Rejection::AmountExceedsMaximum);
         }
         if amount < rules.minimum_for(request.kind) {

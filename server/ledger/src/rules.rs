@@ -121,7 +121,11 @@ pub struct Tariffs {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrencyRules {
+    /// Largest amount of any customer-facing transaction.
     pub amount_max_minor: i64,
+    /// Largest amount of the operator's own movements (float issuance and transfers,
+    /// adjustments, fees, commissions), which run far above any customer's.
+    pub operator_amount_max_minor: i64,
     /// Limits for tier 0, 1 and 2, in that order.
     pub tiers: [TierLimits; 3],
     /// Smallest amount per kind of transaction; kinds not listed need at least one minor unit.
@@ -130,6 +134,22 @@ pub struct CurrencyRules {
 }
 
 impl CurrencyRules {
+    pub fn amount_max_for(&self, kind: TxnKind) -> i64 {
+        match kind {
+            TxnKind::FloatIssuance
+            | TxnKind::FloatTransfer
+            | TxnKind::Adjustment
+            | TxnKind::Fee
+            | TxnKind::Commission => self.operator_amount_max_minor,
+            TxnKind::Deposit
+            | TxnKind::Withdrawal
+            | TxnKind::Transfer
+            | TxnKind::MerchantPayment
+            | TxnKind::Purchase
+            | TxnKind::Reversal => self.amount_max_minor,
+        }
+    }
+
     pub fn minimum_for(&self, kind: TxnKind) -> i64 {
         self.minimums_minor.get(&kind).copied().unwrap_or(1).max(1)
     }
@@ -293,6 +313,7 @@ impl LedgerRules {
         ]);
         let kes = CurrencyRules {
             amount_max_minor: ksh(250_000),
+            operator_amount_max_minor: ksh(100_000_000),
             tiers: [
                 TierLimits {
                     per_transaction_minor: ksh(20_000),

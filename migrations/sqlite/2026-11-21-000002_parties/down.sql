@@ -1,0 +1,4 @@
+DROP TABLE products;
+DROP TABLE merchants;
+DROP TABLE agents;
+DROP TABLE customers;

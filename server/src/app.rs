@@ -1,0 +1,204 @@
+//! Start-up: configuration → database (migrated) → system accounts → ledger writer. The same
+//! `App` serves HTTP, runs admin commands and backs the tests.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use mkoba_ledger::{Command, Currency, TxnCodes, TxnId, VoidReason};
+use phonenumber::country::Id;
+
+use crate::config::{Config, Secret};
+use crate::secrets::{random_token, Hasher};
+use crate::store::batch::LedgerContext;
+use crate::store::parties::{ensure_system_accounts, SystemAccounts};
+use crate::store::schema::pending_transfers;
+use crate::store::writer::{Clock, LedgerWriter, WriterConfig, WriterThreads};
+use crate::store::{checkout, db, Backend, ConnectionOptions, DatabaseUrl, Pool, StoreError};
+use crate::with_conn;
+
+pub struct App {
+    pub config: Config,
+    pub url: DatabaseUrl,
+    pub pool: Pool,
+    pub writer: LedgerWriter,
+    pub ledger: Arc<LedgerContext>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Hasher,
+    pub admin_token: Secret,
+    pub country: Id,
+    pub system: BTreeMap<Currency, SystemAccounts>,
+}
+
+impl App {
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    pub fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<(Arc<App>, WriterThreads)> {
+        let url = config.database_url().map_err(anyhow::Error::msg)?;
+        let options = ConnectionOptions {
+            url: url.clone(),
+            busy_timeout_ms: config.database.busy_timeout_ms,
+            statement_timeout_ms: config.database.statement_timeout_ms,
+        };
+        if url.backend() == Backend::Sqlite || config.database.migrate_on_start {
+            let applied = options.migrate().context("applying migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(migrations = ?applied, "applied migrations");
+            }
+        }
+        let pool = db::build_pool(
+            options.clone(),
+            config.database.pool_size_max,
+            config.database.connect_timeout_ms,
+        )
+        .context("opening the database pool")?;
+        let currencies: Vec<Currency> = config.ledger.rules.currencies.keys().copied().collect();
+        let system = ensure_system_accounts(&mut *checkout(&pool)?, &currencies)
+            .context("creating system accounts")?;
+        let fee_revenue = system.iter().map(|(c, s)| (*c, s.fee_revenue)).collect();
+        let ledger = Arc::new(LedgerContext::new(
+            config.ledger.rules.clone(),
+            TxnCodes::new(config.ledger.code_key),
+            fee_revenue,
+        ));
+        let writer_config = WriterConfig {
+            threads: config.ledger.writer_threads,
+            batch_max: config.ledger.batch_max,
+            queue_max: config.ledger.queue_max,
+            reply_timeout_ms: config.ledger.reply_timeout_ms,
+            reconnect_backoff_ms: config.ledger.reconnect_backoff_ms,
+        };
+        let (writer, threads) = LedgerWriter::start(
+            options,
+            Arc::clone(&ledger),
+            Arc::clone(&clock),
+            writer_config,
+        )?;
+        let pepper = local_secret(&config.data_dir, "pepper", &config.security.pepper, 48)?;
+        let admin_token = local_secret(
+            &config.data_dir,
+            "admin-token",
+            &config.security.admin_token,
+            32,
+        )?;
+        let hasher = Hasher::new(&config.security, pepper)?;
+        let country = crate::phone::country_id(&config.phone.default_country)
+            .context("phone.default_country")?;
+        let app = App {
+            config,
+            url,
+            pool,
+            writer,
+            ledger,
+            clock,
+            hasher,
+            admin_token,
+            country,
+            system,
+        };
+        Ok((Arc::new(app), threads))
+    }
+
+    /// Voids every open pending transfer past its expiry, at most `limit` per call.
+    pub async fn sweep_expired(&self, limit: i64) -> Result<usize, StoreError> {
+        let now = self.clock.now().0;
+        let pool = self.pool.clone();
+        let due: Vec<i64> = tokio::task::spawn_blocking(move || -> Result<Vec<i64>, StoreError> {
+            let mut conn = checkout(&pool)?;
+            Ok(with_conn!(&mut *conn, |c| pending_transfers::table
+                .filter(pending_transfers::status.eq("open"))
+                .filter(pending_transfers::expires_at.le(now))
+                .order(pending_transfers::expires_at)
+                .limit(limit)
+                .select(pending_transfers::transaction_id)
+                .load(c))?)
+        })
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))??;
+        let mut expired = 0;
+        for id in &due {
+            // The key is derived from the pending transfer, so two sweepers (or two processes)
+            // expiring the same one get the same answer instead of a second void.
+            let command = Command::VoidPending {
+                idempotency_key: format!("expire:{id}"),
+                pending: TxnId(*id),
+                reason: VoidReason::Expired,
+            };
+            if matches!(
+                self.writer.submit(command).await?,
+                mkoba_ledger::Outcome::Accepted(_)
+            ) {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Runs the expiry sweeper until the process ends.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        let interval = Duration::from_millis(app.config.ledger.expiry_sweep_interval_ms);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                match app
+                    .sweep_expired(app.config.ledger.expiry_sweep_batch_max)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "voided expired pending transfers"),
+                    Err(err) => tracing::warn!(error = %err, "expiry sweep failed"),
+                }
+            }
+        });
+    }
+}
+
+/// A secret from configuration, or else one generated once into `<data_dir>/<name>` (mode 0600)
+/// so that it survives restarts of a pilot install.
+fn local_secret(
+    data_dir: &Path,
+    name: &str,
+    configured: &Secret,
+    len: usize,
+) -> anyhow::Result<Secret> {
+    if !configured.is_empty() {
+        return Ok(configured.clone());
+    }
+    let path = data_dir.join(name);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let text = text.trim().to_owned();
+        anyhow::ensure!(
+            text.len() >= 16,
+            "{} is too short to be a secret",
+            path.display()
+        );
+        return Ok(Secret::new(text));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let value = random_token(len);
+    write_private(&path, &value).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(file = %path.display(), "generated a local {name}; production should configure it");
+    Ok(Secret::new(value))
+}
+
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(value.as_bytes())
+}

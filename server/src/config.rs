@@ -1,0 +1,393 @@
+//! Typed configuration: built-in defaults, then an optional TOML file, then `MKOBA_…` environment
+//! variables (`MKOBA_DATABASE__URL` sets `database.url`; `DATABASE_URL` is honoured too). Every
+//! limit is checked against a bound before anything starts.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use mkoba_ledger::{Currency, LedgerRules};
+use serde::{Deserialize, Serialize};
+
+use crate::store::DatabaseUrl;
+
+/// A secret from configuration: never printed by `Debug`, never logged.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(<unset>)"
+        } else {
+            "Secret(<redacted>)"
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, the generated pepper and other local state live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub ledger: LedgerConfig,
+    pub security: SecurityConfig,
+    pub phone: PhoneConfig,
+    pub demo: DemoConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// The address people and gateways use to reach this server (printed at start-up).
+    pub public_url: String,
+    pub workers: usize,
+    pub request_body_max_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub keep_alive_seconds: u64,
+    pub connections_max: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty means the embedded default: `sqlite://<data_dir>/mkoba.db`.
+    pub url: Secret,
+    pub pool_size_max: u32,
+    pub connect_timeout_ms: u64,
+    pub busy_timeout_ms: u32,
+    pub statement_timeout_ms: u32,
+    /// Apply migrations at start. Always done on SQLite; on PostgreSQL `mkoba migrate` is the
+    /// usual way, so that one release step owns schema changes.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    pub default_currency: Currency,
+    pub writer_threads: usize,
+    pub batch_max: usize,
+    pub queue_max: usize,
+    pub reply_timeout_ms: u64,
+    pub reconnect_backoff_ms: u64,
+    pub expiry_sweep_interval_ms: u64,
+    pub expiry_sweep_batch_max: i64,
+    pub statement_page_max: i64,
+    /// Key of the permutation that turns transaction ids into codes. Changing it changes every
+    /// code, so it is set once per deployment.
+    pub code_key: u64,
+    pub rules: LedgerRules,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Server-side secret mixed into every PIN and password hash. Empty: generated on first
+    /// start into `<data_dir>/pepper` (fine for a pilot; production sets it from a secret store).
+    pub pepper: Secret,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Bearer token for the operator's HTTP API. Empty: generated into `<data_dir>/admin-token`.
+    pub admin_token: Secret,
+    pub pin_length: usize,
+    pub pin_attempts_max: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneConfig {
+    /// ISO 3166 country used for numbers written without a country code (`0712…`).
+    pub default_country: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Seed the demo world into an empty database (the embedded default only).
+    pub seed_on_first_start: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` for machines, `pretty` for a terminal.
+    pub format: String,
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig {
+                bind: "127.0.0.1:8384".into(),
+                public_url: "http://127.0.0.1:8384".into(),
+                workers: 2,
+                request_body_max_bytes: 64 * 1024,
+                request_timeout_ms: 10_000,
+                keep_alive_seconds: 30,
+                connections_max: 10_000,
+            },
+            database: DatabaseConfig {
+                url: Secret::default(),
+                pool_size_max: 16,
+                connect_timeout_ms: 5_000,
+                busy_timeout_ms: 5_000,
+                statement_timeout_ms: 30_000,
+                migrate_on_start: true,
+            },
+            ledger: LedgerConfig {
+                default_currency: Currency::KES,
+                writer_threads: 1,
+                batch_max: 1_000,
+                queue_max: 100_000,
+                reply_timeout_ms: 10_000,
+                reconnect_backoff_ms: 500,
+                expiry_sweep_interval_ms: 1_000,
+                expiry_sweep_batch_max: 500,
+                statement_page_max: 100,
+                code_key: 0x6d6b_6f62_6121,
+                rules: LedgerRules::kenya_defaults(),
+            },
+            security: SecurityConfig {
+                pepper: Secret::default(),
+                argon2_memory_kib: 19 * 1024,
+                argon2_iterations: 2,
+                argon2_parallelism: 1,
+                admin_token: Secret::default(),
+                pin_length: 4,
+                pin_attempts_max: 5,
+            },
+            phone: PhoneConfig {
+                default_country: "KE".into(),
+            },
+            demo: DemoConfig {
+                seed_on_first_start: true,
+            },
+            log: LogConfig {
+                format: "pretty".into(),
+                filter: "info".into(),
+            },
+        }
+    }
+}
+
+fn within<T: PartialOrd + fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!("{name} = {value} is outside {min}..={max}"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        let mut merged = toml::Value::try_from(Config::default()).map_err(|e| e.to_string())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let overlay: toml::Value =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            merge(&mut merged, overlay);
+        }
+        for (key, value) in env {
+            let path: Vec<String> = if key == "DATABASE_URL" {
+                vec!["database".into(), "url".into()]
+            } else if let Some(rest) = key.strip_prefix("MKOBA_") {
+                if rest == "CONFIG" {
+                    continue;
+                }
+                rest.split("__").map(str::to_ascii_lowercase).collect()
+            } else {
+                continue;
+            };
+            set_path(&mut merged, &path, env_value(&value)).map_err(|e| format!("{key}: {e}"))?;
+        }
+        let config: Config = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let s = &self.server;
+        within("server.workers", s.workers, 1, 64)?;
+        within(
+            "server.request_body_max_bytes",
+            s.request_body_max_bytes,
+            1_024,
+            1_048_576,
+        )?;
+        within(
+            "server.request_timeout_ms",
+            s.request_timeout_ms,
+            100,
+            60_000,
+        )?;
+        within("server.keep_alive_seconds", s.keep_alive_seconds, 1, 300)?;
+        within("server.connections_max", s.connections_max, 16, 100_000)?;
+        if s.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!("server.bind = {:?} is not an address:port", s.bind));
+        }
+        let d = &self.database;
+        within("database.pool_size_max", d.pool_size_max, 1, 256)?;
+        within(
+            "database.connect_timeout_ms",
+            d.connect_timeout_ms,
+            100,
+            60_000,
+        )?;
+        within("database.busy_timeout_ms", d.busy_timeout_ms, 10, 60_000)?;
+        within(
+            "database.statement_timeout_ms",
+            d.statement_timeout_ms,
+            100,
+            600_000,
+        )?;
+        self.database_url()?;
+        let l = &self.ledger;
+        within("ledger.writer_threads", l.writer_threads, 1, 16)?;
+        within("ledger.batch_max", l.batch_max, 1, 10_000)?;
+        within("ledger.queue_max", l.queue_max, 1, 1_000_000)?;
+        within("ledger.reply_timeout_ms", l.reply_timeout_ms, 100, 120_000)?;
+        within(
+            "ledger.reconnect_backoff_ms",
+            l.reconnect_backoff_ms,
+            1,
+            60_000,
+        )?;
+        within(
+            "ledger.expiry_sweep_interval_ms",
+            l.expiry_sweep_interval_ms,
+            10,
+            3_600_000,
+        )?;
+        within(
+            "ledger.expiry_sweep_batch_max",
+            l.expiry_sweep_batch_max,
+            1,
+            10_000,
+        )?;
+        within("ledger.statement_page_max", l.statement_page_max, 1, 1_000)?;
+        l.rules
+            .validate()
+            .map_err(|e| format!("ledger.rules: {e}"))?;
+        if !l.rules.currencies.contains_key(&l.default_currency) {
+            return Err(format!(
+                "ledger.default_currency {} has no rules",
+                l.default_currency
+            ));
+        }
+        let sec = &self.security;
+        within(
+            "security.argon2_memory_kib",
+            sec.argon2_memory_kib,
+            8 * 1024,
+            1024 * 1024,
+        )?;
+        within("security.argon2_iterations", sec.argon2_iterations, 1, 10)?;
+        within("security.argon2_parallelism", sec.argon2_parallelism, 1, 8)?;
+        within("security.pin_length", sec.pin_length, 4, 9)?;
+        within("security.pin_attempts_max", sec.pin_attempts_max, 1, 10)?;
+        if !sec.pepper.is_empty() && sec.pepper.expose().len() < 16 {
+            return Err("security.pepper must be at least 16 characters".into());
+        }
+        if !sec.admin_token.is_empty() && sec.admin_token.expose().len() < 24 {
+            return Err("security.admin_token must be at least 24 characters".into());
+        }
+        if crate::phone::country_id(&self.phone.default_country).is_none() {
+            return Err(format!(
+                "phone.default_country {:?} is not a known country",
+                self.phone.default_country
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "json" | "pretty") {
+            return Err("log.format must be json or pretty".into());
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> Result<DatabaseUrl, String> {
+        if self.database.url.is_empty() {
+            return Ok(DatabaseUrl::Sqlite(self.data_dir.join("mkoba.db")));
+        }
+        DatabaseUrl::parse(self.database.url.expose())
+    }
+}
+
+/// Environment values are TOML scalars when they parse as one (`8`, `true`), else strings.
+fn env_value(text: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {text}")) {
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.to_owned())),
+        Err(_) => toml::Value::String(text.to_owned()),
+    }
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+fn set_path(root: &mut toml::Value, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut node = root;
+    for part in parents {
+        node = node
+            .as_table_mut()
+            .and_then(|t| t.get_mut(part))
+            .ok_or_else(|| format!("no configuration section {part:?}"))?;
+    }
+    let table = node.as_table_mut().ok_or("not a section")?;
+    if !table.contains_key(last) {
+        return Err(format!("no configuration key {last:?}"));
+    }
+    // Keep a string where a string is expected even if the text looks like a number.
+    let value = match (table.get(last), value) {
+        (Some(toml::Value::String(_)), v) if !v.is_str() => toml::Value::String(v.to_string()),
+        (_, v) => v,
+    };
+    table.insert(last.clone(), value);
+    Ok(())
+}

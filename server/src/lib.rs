@@ -1,0 +1,11 @@
+//! mkoba server: the store, the HTTP service and the admin tools around the pure ledger.
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod phone;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;

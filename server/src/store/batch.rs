@@ -1,0 +1,383 @@
+//! The database side of one ledger batch: lock and load what the commands touch, run them
+//! through the pure engine, write the results — all inside one database transaction.
+//!
+//! Lock order, the same in every process: pending transfers by id, then accounts by id. Account
+//! rows are written with a conditional update on the balance that was read, so a writer that
+//! somehow skipped the lock would fail loudly instead of losing an update.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use mkoba_ledger::{
+    AccountId, AccountState, Batch, BatchState, BatchWrites, Command, Currency, LedgerRules,
+    Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp, TxnCodes, TxnId, TxnKind,
+};
+
+use crate::store::db::{write_transaction, AnyConnection};
+use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
+use crate::store::schema::{accounts, pending_transfers, postings, transactions};
+use crate::store::StoreError;
+use crate::with_conn;
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bind limits.
+const INSERT_CHUNK_ROWS: usize = 1_000;
+
+/// What every batch needs besides its commands; shared by all writer threads.
+pub struct LedgerContext {
+    pub rules: LedgerRules,
+    pub codes: TxnCodes,
+    pub fee_revenue: BTreeMap<Currency, AccountId>,
+    /// Agent float → its commission account. The link never changes once an account exists,
+    /// so it is cached to let a batch lock every account it needs in one ordered pass.
+    commission_links: Mutex<HashMap<AccountId, Option<AccountId>>>,
+}
+
+impl LedgerContext {
+    pub fn new(
+        rules: LedgerRules,
+        codes: TxnCodes,
+        fee_revenue: BTreeMap<Currency, AccountId>,
+    ) -> LedgerContext {
+        LedgerContext {
+            rules,
+            codes,
+            fee_revenue,
+            commission_links: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn commission_links(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &BTreeSet<AccountId>,
+    ) -> Result<Vec<AccountId>, StoreError> {
+        let mut cache = self
+            .commission_links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let missing: Vec<i64> = ids
+            .iter()
+            .filter(|id| !cache.contains_key(id))
+            .map(|id| id.0)
+            .collect();
+        if !missing.is_empty() {
+            let found: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| accounts::table
+                .filter(accounts::id.eq_any(&missing))
+                .select((accounts::id, accounts::commission_account_id))
+                .load(c))?;
+            for (id, link) in found {
+                cache.insert(AccountId(id), link.map(AccountId));
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| cache.get(id).copied().flatten())
+            .collect())
+    }
+}
+
+#[derive(QueryableByName)]
+struct NextId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Transaction ids for `count` commands: from a sequence on PostgreSQL (several processes may
+/// write at once); after the largest id on SQLite, whose write lock this transaction holds.
+fn allocate_ids(conn: &mut AnyConnection, count: usize) -> Result<Vec<TxnId>, StoreError> {
+    let count = i64::try_from(count).map_err(|_| StoreError::Conflict("batch too large".into()))?;
+    match conn {
+        AnyConnection::Postgres(c) => {
+            let rows: Vec<NextId> = diesel::sql_query(
+                "SELECT nextval('transaction_ids') AS id FROM generate_series(1, $1)",
+            )
+            .bind::<BigInt, _>(count)
+            .load(c)?;
+            Ok(rows.into_iter().map(|r| TxnId(r.id)).collect())
+        }
+        AnyConnection::Sqlite(c) => {
+            let max: Option<i64> = transactions::table
+                .select(diesel::dsl::max(transactions::id))
+                .first(c)?;
+            let start = max.unwrap_or(0) + 1;
+            Ok((start..start + count).map(TxnId).collect())
+        }
+    }
+}
+
+fn lock_pendings(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PendingRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = || {
+        pending_transfers::table
+            .filter(pending_transfers::transaction_id.eq_any(ids))
+            .order(pending_transfers::transaction_id)
+    };
+    Ok(match conn {
+        AnyConnection::Postgres(c) => query()
+            .for_update()
+            .select(PendingRow::as_select())
+            .load(c)?,
+        AnyConnection::Sqlite(c) => query().select(PendingRow::as_select()).load(c)?,
+    })
+}
+
+fn lock_accounts(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<AccountRow>, StoreError> {
+    let query = || {
+        accounts::table
+            .filter(accounts::id.eq_any(ids))
+            .order(accounts::id)
+    };
+    Ok(match conn {
+        AnyConnection::Postgres(c) => query()
+            .for_update()
+            .select(AccountRow::as_select())
+            .load(c)?,
+        AnyConnection::Sqlite(c) => query().select(AccountRow::as_select()).load(c)?,
+    })
+}
+
+fn load_pendings(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<BTreeMap<TxnId, PendingState>, StoreError> {
+    let rows = lock_pendings(conn, ids)?;
+    let found: Vec<i64> = rows.iter().map(|r| r.transaction_id).collect();
+    let reserved: Vec<PostingRow> = with_conn!(conn, |c| postings::table
+        .filter(postings::transaction_id.eq_any(&found))
+        .filter(postings::reservation.eq(true))
+        .order((postings::transaction_id, postings::seq))
+        .select(PostingRow::as_select())
+        .load(c))?;
+    let mut by_txn: HashMap<i64, Vec<mkoba_ledger::Posting>> = HashMap::new();
+    for row in &reserved {
+        by_txn
+            .entry(row.transaction_id)
+            .or_default()
+            .push(row.to_posting()?);
+    }
+    rows.iter()
+        .map(|row| {
+            let state = row.to_state(by_txn.remove(&row.transaction_id).unwrap_or_default())?;
+            Ok((state.txn_id, state))
+        })
+        .collect()
+}
+
+fn load_originals(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<BTreeMap<TxnId, ReversibleTxn>, StoreError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows: Vec<TransactionRow> = with_conn!(conn, |c| transactions::table
+        .filter(transactions::id.eq_any(ids))
+        .select(TransactionRow::as_select())
+        .load(c))?;
+    let earlier: Vec<(Option<i64>, i64)> = with_conn!(conn, |c| transactions::table
+        .filter(transactions::related_id.eq_any(ids))
+        .filter(transactions::kind.eq(TxnKind::Reversal.as_str()))
+        .select((transactions::related_id, transactions::amount_minor))
+        .load(c))?;
+    let mut reversed: HashMap<i64, (i64, u32)> = HashMap::new();
+    for (related, amount) in earlier {
+        if let Some(related) = related {
+            let tally = reversed.entry(related).or_default();
+            tally.0 = tally.0.saturating_add(amount);
+            tally.1 = tally.1.saturating_add(1);
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let receipt = row.to_receipt()?;
+            let (reversed_minor, reversal_count) =
+                reversed.get(&row.id).copied().unwrap_or_default();
+            let txn = ReversibleTxn {
+                txn_id: receipt.txn_id,
+                kind: receipt.kind,
+                phase: receipt.phase,
+                currency: receipt.amount.currency(),
+                payer: receipt.debit,
+                payee: receipt.credit,
+                amount_minor: receipt.amount.minor(),
+                created_at: receipt.created_at,
+                reversed_minor,
+                reversal_count,
+            };
+            Ok((txn.txn_id, txn))
+        })
+        .collect()
+}
+
+fn load_prior_keys(
+    conn: &mut AnyConnection,
+    keys: &[&str],
+) -> Result<HashMap<String, PriorUse>, StoreError> {
+    let rows: Vec<TransactionRow> = with_conn!(conn, |c| transactions::table
+        .filter(transactions::idempotency_key.eq_any(keys))
+        .select(TransactionRow::as_select())
+        .load(c))?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.idempotency_key.clone(),
+                PriorUse {
+                    fingerprint: row.fingerprint.clone(),
+                    receipt: row.to_receipt()?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Applies `commands` as one batch in one database transaction and returns each one's outcome.
+/// An `Err` means nothing was written; the caller may retry the commands (their idempotency
+/// keys make that safe).
+pub fn run_batch(
+    conn: &mut AnyConnection,
+    ctx: &LedgerContext,
+    now: Timestamp,
+    commands: &[Command],
+) -> Result<Vec<Outcome>, StoreError> {
+    write_transaction(conn, |conn| {
+        let pending_ids: BTreeSet<i64> = commands
+            .iter()
+            .filter_map(Command::pending_ref)
+            .map(|t| t.0)
+            .collect();
+        let original_ids: BTreeSet<i64> = commands
+            .iter()
+            .filter_map(Command::original_ref)
+            .map(|t| t.0)
+            .collect();
+        let pending_ids: Vec<i64> = pending_ids.into_iter().collect();
+        let original_ids: Vec<i64> = original_ids.into_iter().collect();
+        let pendings = load_pendings(conn, &pending_ids)?;
+        let originals = load_originals(conn, &original_ids)?;
+
+        let mut account_ids: BTreeSet<AccountId> =
+            commands.iter().flat_map(Command::named_accounts).collect();
+        account_ids.extend(pendings.values().flat_map(|p| [p.debit, p.credit]));
+        account_ids.extend(originals.values().flat_map(|o| [o.payer, o.payee]));
+        account_ids.extend(ctx.fee_revenue.values());
+        let links = ctx.commission_links(conn, &account_ids)?;
+        account_ids.extend(links);
+        let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
+        let accounts = lock_accounts(conn, &ids)?
+            .iter()
+            .map(|row| row.to_state().map(|s| (s.id, s)))
+            .collect::<Result<BTreeMap<AccountId, AccountState>, StoreError>>()?;
+
+        let keys: Vec<&str> = commands.iter().map(Command::idempotency_key).collect();
+        let prior_keys = load_prior_keys(conn, &keys)?;
+        let txn_ids = allocate_ids(conn, commands.len())?;
+
+        let state = BatchState {
+            accounts,
+            pendings,
+            originals,
+            prior_keys,
+            fee_revenue: ctx.fee_revenue.clone(),
+        };
+        let before: BTreeMap<AccountId, i64> = state
+            .accounts
+            .iter()
+            .map(|(id, a)| (*id, a.balance_minor))
+            .collect();
+        let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
+        let outcomes: Vec<Outcome> = commands
+            .iter()
+            .zip(txn_ids)
+            .map(|(command, id)| batch.apply(command, id))
+            .collect();
+        write(conn, &batch.finish(), &before)?;
+        Ok(outcomes)
+    })
+}
+
+fn write(
+    conn: &mut AnyConnection,
+    writes: &BatchWrites,
+    before: &BTreeMap<AccountId, i64>,
+) -> Result<(), StoreError> {
+    let txn_rows: Vec<TransactionRow> = writes
+        .entries
+        .iter()
+        .map(TransactionRow::from_entry)
+        .collect();
+    for chunk in txn_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(transactions::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let posting_rows: Vec<PostingRow> = writes
+        .entries
+        .iter()
+        .flat_map(PostingRow::rows_for)
+        .collect();
+    for chunk in posting_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(postings::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let pending_rows: Vec<PendingRow> = writes
+        .new_pendings
+        .iter()
+        .map(PendingRow::from_state)
+        .collect();
+    for chunk in pending_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(
+            pending_transfers::table
+        )
+        .values(chunk)
+        .execute(c))?;
+    }
+    for (pending, status, by) in &writes.resolved_pendings {
+        let updated = with_conn!(&mut *conn, |c| diesel::update(
+            pending_transfers::table
+                .filter(pending_transfers::transaction_id.eq(pending.0))
+                .filter(pending_transfers::status.eq("open"))
+        )
+        .set((
+            pending_transfers::status.eq(status.as_str()),
+            pending_transfers::resolved_by.eq(Some(by.0))
+        ))
+        .execute(c))?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "pending transfer {} was not open",
+                pending.0
+            )));
+        }
+    }
+    for account in &writes.accounts {
+        let expected = before
+            .get(&account.id)
+            .copied()
+            .ok_or_else(|| StoreError::Conflict("unknown account".into()))?;
+        let updated = with_conn!(&mut *conn, |c| diesel::update(
+            accounts::table
+                .filter(accounts::id.eq(account.id.0))
+                .filter(accounts::balance_minor.eq(expected))
+        )
+        .set((
+            accounts::balance_minor.eq(account.balance_minor),
+            accounts::pending_debits_minor.eq(account.pending_debits_minor),
+            accounts::pending_credits_minor.eq(account.pending_credits_minor),
+            accounts::day_number.eq(account.day_number),
+            accounts::day_debits_minor.eq(account.day_debits_minor),
+        ))
+        .execute(c))?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "account {} changed under the batch",
+                account.id.0
+            )));
+        }
+    }
+    Ok(())
+}

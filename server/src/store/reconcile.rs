@@ -1,0 +1,112 @@
+//! Gathers what `mkoba_ledger::reconcile` needs from one consistent snapshot of the database.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
+use mkoba_ledger::reconcile::{reconcile, AccountLine, Report};
+use mkoba_ledger::{AccountId, AccountKind};
+
+use crate::store::db::{snapshot_transaction, AnyConnection};
+use crate::store::rows::{currency, decode, AccountRow};
+use crate::store::schema::accounts;
+use crate::store::StoreError;
+use crate::with_conn;
+
+#[derive(QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = BigInt)]
+    account_id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    total: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn sums(conn: &mut AnyConnection, sql: &str) -> Result<HashMap<i64, i64>, StoreError> {
+    let rows: Vec<Sum> = with_conn!(conn, |c| diesel::sql_query(sql).load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.account_id, r.total.unwrap_or(0)))
+        .collect())
+}
+
+fn count(conn: &mut AnyConnection, sql: &str) -> Result<i64, StoreError> {
+    let rows: Vec<Count> = with_conn!(conn, |c| diesel::sql_query(sql).load(c))?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
+pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
+    snapshot_transaction(conn, |conn| {
+        let rows: Vec<AccountRow> = with_conn!(&mut *conn, |c| accounts::table
+            .order(accounts::id)
+            .select(AccountRow::as_select())
+            .load(c))?;
+        let credits = sums(
+            conn,
+            "SELECT credit_account_id AS account_id, SUM(amount_minor) AS total \
+             FROM postings WHERE NOT reservation GROUP BY credit_account_id",
+        )?;
+        let debits = sums(
+            conn,
+            "SELECT debit_account_id AS account_id, SUM(amount_minor) AS total \
+             FROM postings WHERE NOT reservation GROUP BY debit_account_id",
+        )?;
+        let open =
+            "FROM postings p JOIN pending_transfers t ON t.transaction_id = p.transaction_id \
+                    WHERE p.reservation AND t.status = 'open'";
+        let pending_debits = sums(conn, &format!(
+            "SELECT p.debit_account_id AS account_id, SUM(p.amount_minor) AS total {open} GROUP BY p.debit_account_id"
+        ))?;
+        let pending_credits = sums(conn, &format!(
+            "SELECT p.credit_account_id AS account_id, SUM(p.amount_minor) AS total {open} GROUP BY p.credit_account_id"
+        ))?;
+        // Every posting's two accounts must be in its transaction's currency.
+        let mixed = count(conn, "SELECT COUNT(*) AS n FROM postings p \
+             JOIN transactions t ON t.id = p.transaction_id \
+             JOIN accounts d ON d.id = p.debit_account_id JOIN accounts c ON c.id = p.credit_account_id \
+             WHERE d.currency <> t.currency OR c.currency <> t.currency")?;
+        // Every transaction that moved money has a principal posting of its full amount.
+        let unbacked = count(
+            conn,
+            "SELECT COUNT(*) AS n FROM transactions t \
+             WHERE t.phase IN ('posted', 'post_pending') AND NOT EXISTS (SELECT 1 FROM postings p \
+             WHERE p.transaction_id = t.id AND p.leg = 'principal' AND NOT p.reservation \
+             AND p.amount_minor = t.amount_minor)",
+        )?;
+
+        let get = |m: &HashMap<i64, i64>, id: i64| m.get(&id).copied().unwrap_or(0);
+        let lines = rows
+            .iter()
+            .map(|row| {
+                Ok(AccountLine {
+                    id: AccountId(row.id),
+                    kind: decode(AccountKind::parse(&row.kind), "account kind", &row.kind)?,
+                    currency: currency(&row.currency)?,
+                    balance_minor: row.balance_minor,
+                    pending_debits_minor: row.pending_debits_minor,
+                    pending_credits_minor: row.pending_credits_minor,
+                    journal_balance_minor: get(&credits, row.id) - get(&debits, row.id),
+                    journal_pending_debits_minor: get(&pending_debits, row.id),
+                    journal_pending_credits_minor: get(&pending_credits, row.id),
+                })
+            })
+            .collect::<Result<Vec<AccountLine>, StoreError>>()?;
+        let mut report = reconcile(&lines);
+        if mixed > 0 {
+            report.mismatches.push(format!(
+                "{mixed} postings touch an account in another currency"
+            ));
+        }
+        if unbacked > 0 {
+            report.mismatches.push(format!(
+                "{unbacked} transactions lack a principal posting of their amount"
+            ));
+        }
+        Ok(report)
+    })
+}

@@ -1,0 +1,145 @@
+//! Diesel's view of the tables in `migrations/`; the same on SQLite and PostgreSQL.
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        kind -> Text,
+        currency -> Text,
+        status -> Text,
+        tier -> SmallInt,
+        blacklisted -> Bool,
+        owner_type -> Text,
+        owner_id -> Nullable<BigInt>,
+        commission_account_id -> Nullable<BigInt>,
+        label -> Text,
+        balance_minor -> BigInt,
+        pending_debits_minor -> BigInt,
+        pending_credits_minor -> BigInt,
+        day_number -> BigInt,
+        day_debits_minor -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> BigInt,
+        code -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        kind -> Text,
+        phase -> Text,
+        currency -> Text,
+        amount_minor -> BigInt,
+        fee_minor -> BigInt,
+        commission_minor -> BigInt,
+        debit_account_id -> BigInt,
+        credit_account_id -> BigInt,
+        related_id -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        memo -> Text,
+        metadata -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    postings (transaction_id, seq) {
+        transaction_id -> BigInt,
+        seq -> SmallInt,
+        leg -> Text,
+        debit_account_id -> BigInt,
+        credit_account_id -> BigInt,
+        amount_minor -> BigInt,
+        reservation -> Bool,
+    }
+}
+
+diesel::table! {
+    pending_transfers (transaction_id) {
+        transaction_id -> BigInt,
+        kind -> Text,
+        currency -> Text,
+        debit_account_id -> BigInt,
+        credit_account_id -> BigInt,
+        amount_minor -> BigInt,
+        expires_at -> BigInt,
+        status -> Text,
+        day_number -> BigInt,
+        resolved_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        msisdn -> Text,
+        name -> Text,
+        language -> Text,
+        wallet_account_id -> BigInt,
+        pin_hash -> Nullable<Text>,
+        pin_failures -> Integer,
+        pin_must_change -> Bool,
+        id_document -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        role -> Text,
+        parent_agent_id -> Nullable<BigInt>,
+        msisdn -> Text,
+        float_account_id -> BigInt,
+        commission_account_id -> Nullable<BigInt>,
+        password_hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    merchants (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        account_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        sku -> Text,
+        name -> Text,
+        category -> Text,
+        price_minor -> BigInt,
+        currency -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::joinable!(postings -> transactions (transaction_id));
+diesel::joinable!(products -> merchants (merchant_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    transactions,
+    postings,
+    pending_transfers,
+    settings,
+    customers,
+    agents,
+    merchants,
+    products,
+);

@@ -1,0 +1,216 @@
+//! The ledger writer: every money-moving command goes through here.
+//!
+//! Callers put commands on a bounded queue; writer threads take as many as are waiting (up to
+//! `batch_max`), apply them in one database transaction, and answer each caller with its own
+//! outcome. Many commands per commit is what lets the ledger beat a commit-per-transfer design.
+//! If a batch fails as a whole (a lost connection, a key used by another process at the same
+//! moment), its commands are retried one per transaction, so one bad neighbour cannot sink them.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mkoba_ledger::{Command, Outcome, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::batch::{run_batch, LedgerContext};
+use crate::store::db::{AnyConnection, ConnectionOptions};
+use crate::store::{now_micros, StoreError};
+
+/// Where "now" comes from; tests replace it to reach expiry and reversal windows.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(now_micros())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    pub threads: usize,
+    pub batch_max: usize,
+    pub queue_max: usize,
+    pub reply_timeout_ms: u64,
+    /// Pause before reconnecting after the database went away.
+    pub reconnect_backoff_ms: u64,
+}
+
+type Reply = Result<Outcome, StoreError>;
+
+struct Job {
+    command: Command,
+    reply: oneshot::Sender<Reply>,
+}
+
+#[derive(Clone)]
+pub struct LedgerWriter {
+    queue: mpsc::Sender<Job>,
+    reply_timeout: Duration,
+}
+
+pub struct WriterThreads(Vec<JoinHandle<()>>);
+
+impl WriterThreads {
+    /// Waits for every writer thread to finish (after all `LedgerWriter` handles are dropped).
+    pub fn join(self) {
+        for handle in self.0 {
+            if handle.join().is_err() {
+                tracing::error!("a ledger writer thread panicked");
+            }
+        }
+    }
+}
+
+impl LedgerWriter {
+    pub fn start(
+        options: ConnectionOptions,
+        ctx: Arc<LedgerContext>,
+        clock: Arc<dyn Clock>,
+        config: WriterConfig,
+    ) -> Result<(LedgerWriter, WriterThreads), StoreError> {
+        let (queue, receiver) = mpsc::channel::<Job>(config.queue_max);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut handles = Vec::with_capacity(config.threads);
+        for index in 0..config.threads {
+            let worker = Worker {
+                options: options.clone(),
+                ctx: Arc::clone(&ctx),
+                clock: Arc::clone(&clock),
+                receiver: Arc::clone(&receiver),
+                config,
+                conn: None,
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("ledger-writer-{index}"))
+                .spawn(move || worker.run())
+                .map_err(|e| StoreError::Io(e.to_string()))?;
+            handles.push(handle);
+        }
+        let writer = LedgerWriter {
+            queue,
+            reply_timeout: Duration::from_millis(config.reply_timeout_ms),
+        };
+        Ok((writer, WriterThreads(handles)))
+    }
+
+    pub async fn submit(&self, command: Command) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Job { command, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::WriterBusy,
+                mpsc::error::TrySendError::Closed(_) => StoreError::WriterStopped,
+            })?;
+        match tokio::time::timeout(self.reply_timeout, answer).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(StoreError::WriterStopped),
+            Err(_) => Err(StoreError::WriterTimeout),
+        }
+    }
+
+    /// For callers outside the async runtime (the admin CLI, tests, benchmarks' setup).
+    pub fn submit_blocking(&self, command: Command) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .blocking_send(Job { command, reply })
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer
+            .blocking_recv()
+            .map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+struct Worker {
+    options: ConnectionOptions,
+    ctx: Arc<LedgerContext>,
+    clock: Arc<dyn Clock>,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    config: WriterConfig,
+    conn: Option<AnyConnection>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        while let Some(jobs) = self.next_batch() {
+            self.process(jobs);
+        }
+    }
+
+    /// Blocks for the first job, then takes whatever else is already waiting, up to the limit.
+    fn next_batch(&self) -> Option<Vec<Job>> {
+        let mut receiver = self
+            .receiver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = receiver.blocking_recv()?;
+        let mut jobs = Vec::with_capacity(self.config.batch_max.min(64));
+        jobs.push(first);
+        while jobs.len() < self.config.batch_max {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        Some(jobs)
+    }
+
+    fn connection(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.options.connect()?);
+        }
+        self.conn.as_mut().ok_or(StoreError::WriterStopped)
+    }
+
+    fn run_once(&mut self, commands: &[Command]) -> Result<Vec<Outcome>, StoreError> {
+        let now = self.clock.now();
+        let ctx = Arc::clone(&self.ctx);
+        let result = self
+            .connection()
+            .and_then(|conn| run_batch(conn, &ctx, now, commands));
+        if let Err(err) = &result {
+            // Drop the connection after any failure: a fresh one costs little and cannot be
+            // left in a half-finished transaction or a dead socket.
+            self.conn = None;
+            tracing::warn!(error = %err, commands = commands.len(), "ledger batch failed");
+        }
+        result
+    }
+
+    fn process(&mut self, jobs: Vec<Job>) {
+        let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
+        match self.run_once(&commands) {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    // A caller that gave up waiting is not an error: its outcome is committed
+                    // and a retry with the same key will get it.
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(_) if jobs.len() > 1 => {
+                for job in jobs {
+                    let result = self.run_once(std::slice::from_ref(&job.command)).and_then(
+                        |mut outcomes| {
+                            outcomes.pop().ok_or_else(|| {
+                                StoreError::Conflict("batch returned no outcome".into())
+                            })
+                        },
+                    );
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(err) => {
+                if matches!(err, StoreError::Connect(_)) {
+                    std::thread::sleep(Duration::from_millis(self.config.reconnect_backoff_ms));
+                }
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}
