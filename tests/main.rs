@@ -1,1 +1,15 @@
+//! mkoba's integration tests: one binary, real databases, real HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
+mod cli;
+mod concurrency;
+mod config;
+mod http_api;
+mod migrations;
+mod store;
+mod support;

@@ -56,6 +56,7 @@ pub struct Config {
 pub struct ServerConfig {
     pub bind: String,
     /// The address people and gateways use to reach this server (printed at start-up).
+    /// Empty: `http://<bind>`.
     pub public_url: String,
     pub workers: usize,
     pub request_body_max_bytes: usize,
@@ -139,7 +140,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             server: ServerConfig {
                 bind: "127.0.0.1:8384".into(),
-                public_url: "http://127.0.0.1:8384".into(),
+                public_url: String::new(),
                 workers: 2,
                 request_body_max_bytes: 64 * 1024,
                 request_timeout_ms: 10_000,
@@ -332,6 +333,14 @@ impl Config {
             return Err("log.format must be json or pretty".into());
         }
         Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.bind)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_owned()
+        }
     }
 
     pub fn database_url(&self) -> Result<DatabaseUrl, String> {

@@ -103,7 +103,7 @@ fn serve(config: Config) -> anyhow::Result<u8> {
 }
 
 fn print_banner(app: &App, seeded: bool) {
-    let base = app.config.server.public_url.trim_end_matches('/');
+    let base = app.config.public_url();
     println!(
         "mkoba is running on {} ({})",
         app.config.server.bind,

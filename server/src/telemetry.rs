@@ -4,7 +4,8 @@
 use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init(format: &str, filter: &str) {
-    let filter = EnvFilter::try_from_env("MKOBA_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
+    // Set with `log.filter` in the file or `MKOBA_LOG__FILTER`, like every other setting.
+    let filter = EnvFilter::new(filter);
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests start several servers in one process) is harmless; ignore it.
     let _ = if format == "json" {

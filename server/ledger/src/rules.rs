@@ -191,6 +191,12 @@ impl LedgerRules {
                     bounds::AMOUNT_MAX_MINOR
                 ));
             }
+            if !(1..=bounds::AMOUNT_MAX_MINOR).contains(&rules.operator_amount_max_minor) {
+                return Err(format!(
+                    "{name}: operator amount maximum must be between 1 and {}",
+                    bounds::AMOUNT_MAX_MINOR
+                ));
+            }
             for (i, tier) in rules.tiers.iter().enumerate() {
                 for (what, value) in [
                     ("per-transaction", tier.per_transaction_minor),

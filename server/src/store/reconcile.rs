@@ -48,22 +48,22 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
             .load(c))?;
         let credits = sums(
             conn,
-            "SELECT credit_account_id AS account_id, SUM(amount_minor) AS total \
+            "SELECT credit_account_id AS account_id, CAST(SUM(amount_minor) AS BIGINT) AS total \
              FROM postings WHERE NOT reservation GROUP BY credit_account_id",
         )?;
         let debits = sums(
             conn,
-            "SELECT debit_account_id AS account_id, SUM(amount_minor) AS total \
+            "SELECT debit_account_id AS account_id, CAST(SUM(amount_minor) AS BIGINT) AS total \
              FROM postings WHERE NOT reservation GROUP BY debit_account_id",
         )?;
         let open =
             "FROM postings p JOIN pending_transfers t ON t.transaction_id = p.transaction_id \
                     WHERE p.reservation AND t.status = 'open'";
         let pending_debits = sums(conn, &format!(
-            "SELECT p.debit_account_id AS account_id, SUM(p.amount_minor) AS total {open} GROUP BY p.debit_account_id"
+            "SELECT p.debit_account_id AS account_id, CAST(SUM(p.amount_minor) AS BIGINT) AS total {open} GROUP BY p.debit_account_id"
         ))?;
         let pending_credits = sums(conn, &format!(
-            "SELECT p.credit_account_id AS account_id, SUM(p.amount_minor) AS total {open} GROUP BY p.credit_account_id"
+            "SELECT p.credit_account_id AS account_id, CAST(SUM(p.amount_minor) AS BIGINT) AS total {open} GROUP BY p.credit_account_id"
         ))?;
         // Every posting's two accounts must be in its transaction's currency.
         let mixed = count(conn, "SELECT COUNT(*) AS n FROM postings p \

@@ -1,0 +1,69 @@
+//! Configuration: layered loading and start-up validation of every limit.
+
+use std::io::Write;
+
+use mkoba::config::Config;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn defaults_are_valid_and_point_at_the_embedded_database() {
+    let config = Config::load(None, env(&[])).unwrap();
+    assert_eq!(
+        config.database_url().unwrap().redacted(),
+        "sqlite://data/mkoba.db"
+    );
+    assert_eq!(config.server.bind, "127.0.0.1:8384");
+}
+
+#[test]
+fn file_then_environment_override_defaults() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "[server]\nworkers = 3\n[ledger]\nbatch_max = 50").unwrap();
+    let config = Config::load(
+        Some(file.path()),
+        env(&[
+            ("MKOBA_LEDGER__BATCH_MAX", "70"),
+            (
+                "DATABASE_URL",
+                "postgres://mkoba:s3cret@db.example:5432/mkoba",
+            ),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.server.workers, 3);
+    assert_eq!(config.ledger.batch_max, 70);
+    let url = config.database_url().unwrap();
+    assert_eq!(url.redacted(), "postgres://mkoba:***@db.example:5432/mkoba");
+    assert!(
+        !format!("{config:?}").contains("s3cret"),
+        "secrets never show in Debug output"
+    );
+}
+
+#[test]
+fn out_of_bound_limits_are_refused_at_start() {
+    let cases = [
+        ("MKOBA_DATABASE__POOL_SIZE_MAX", "0"),
+        ("MKOBA_DATABASE__POOL_SIZE_MAX", "100000"),
+        ("MKOBA_LEDGER__BATCH_MAX", "1000000"),
+        ("MKOBA_SERVER__REQUEST_BODY_MAX_BYTES", "999999999"),
+        ("MKOBA_SECURITY__PIN_ATTEMPTS_MAX", "0"),
+        ("MKOBA_SECURITY__PEPPER", "short"),
+        ("MKOBA_SERVER__BIND", "not-an-address"),
+        ("MKOBA_PHONE__DEFAULT_COUNTRY", "ZZ"),
+        ("MKOBA_NO__SUCH_KEY", "1"),
+        ("DATABASE_URL", "mysql://nope"),
+        ("MKOBA_LEDGER__RULES__REVERSAL__ATTEMPTS_MAX", "0"),
+    ];
+    for (key, value) in cases {
+        let result = Config::load(None, env(&[(key, value)]));
+        assert!(result.is_err(), "{key}={value} should be refused");
+    }
+}

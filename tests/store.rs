@@ -1,0 +1,454 @@
+//! The store conformance suite: every scenario runs on SQLite and on PostgreSQL.
+
+use diesel::connection::SimpleConnection;
+use mkoba::store::parties;
+use mkoba::store::reads;
+use mkoba_ledger::{
+    AccountStatus, Command, Outcome, Phase, Rejection, Tier, TxnId, TxnKind, VoidReason,
+};
+
+use crate::support::TestEnv;
+use mkoba::store::Backend;
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(mkoba::store::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name(mkoba::store::Backend::Postgres) })*
+        }
+    };
+}
+
+conformance!(
+    money_moves_with_fees_and_commissions,
+    retries_with_the_same_key_never_double_post,
+    rejections_write_nothing,
+    a_rejected_command_does_not_fail_its_batch,
+    pending_transfers_post_void_and_expire,
+    reversals_follow_the_rules,
+    journal_rows_cannot_be_changed,
+    money_columns_are_guarded_by_the_schema,
+    a_corrupt_row_is_an_error_not_a_missing_one,
+    frozen_accounts_cannot_move_money,
+    statements_page_through_postings,
+);
+
+fn accepted(outcome: &Outcome) -> &mkoba_ledger::Receipt {
+    match outcome {
+        Outcome::Accepted(r) => r,
+        other => panic!("expected acceptance, got {other:?}"),
+    }
+}
+
+fn money_moves_with_fees_and_commissions(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, commission) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    let shop = env.merchant("SHOP1");
+    let revenue = env.system().fee_revenue;
+
+    // Cash-in of 1,000.00 earns the agent 15.00 commission from fee revenue.
+    let r = env.submit(TxnKind::Deposit, float, alice, 100_000);
+    assert_eq!(accepted(&r).commission_minor, 1_500);
+    assert_eq!(accepted(&r).code.len(), 10);
+    assert_eq!(env.balance(alice), 100_000);
+    assert_eq!(env.balance(float), 9_900_000);
+    assert_eq!(env.balance(commission), 1_500);
+    assert_eq!(env.balance(revenue), -1_500);
+
+    // Sending 500.00 costs the sender 7.00.
+    let r = env.submit(TxnKind::Transfer, alice, bob, 50_000);
+    assert_eq!(accepted(&r).fee_minor, 700);
+    assert_eq!(env.balance(alice), 100_000 - 50_000 - 700);
+    assert_eq!(env.balance(bob), 50_000);
+
+    // Withdrawing 200.00 costs 29.00 and earns the agent 8.00.
+    let r = env.submit(TxnKind::Withdrawal, bob, float, 20_000);
+    assert_eq!(
+        (accepted(&r).fee_minor, accepted(&r).commission_minor),
+        (2_900, 800)
+    );
+    assert_eq!(env.balance(bob), 50_000 - 20_000 - 2_900);
+    assert_eq!(env.balance(commission), 1_500 + 800);
+
+    // Paying a merchant 100.00: free for the customer, 0.5% (0.50) for the merchant.
+    let r = env.submit(TxnKind::MerchantPayment, alice, shop, 10_000);
+    assert_eq!(accepted(&r).fee_minor, 50);
+    assert_eq!(env.balance(shop), 9_950);
+    assert_eq!(env.balance(revenue), -1_500 + 700 + 2_900 - 800 + 50);
+    env.assert_reconciles();
+}
+
+fn retries_with_the_same_key_never_double_post(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let request = env.request(TxnKind::Deposit, float, alice, 50_000);
+
+    let first = env.run(Command::Submit(request.clone()));
+    let size = env.journal_size();
+    let second = env.run(Command::Submit(request.clone()));
+    match (&first, &second) {
+        (Outcome::Accepted(a), Outcome::Replayed(b)) => assert_eq!(a, b),
+        other => panic!("expected acceptance then replay, got {other:?}"),
+    }
+    assert_eq!(env.journal_size(), size, "a replay writes nothing");
+    assert_eq!(env.balance(alice), 50_000);
+
+    let mut changed = request;
+    changed.amount = mkoba_ledger::Money::from_minor(50_001, mkoba_ledger::Currency::KES);
+    assert_eq!(
+        env.run(Command::Submit(changed)).rejection(),
+        Some(Rejection::IdempotencyKeyReused)
+    );
+    assert_eq!(env.balance(alice), 50_000);
+    env.assert_reconciles();
+}
+
+fn rejections_write_nothing(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier0);
+    let bob = env.customer("+254700100002", Tier::Tier0);
+    env.submit(TxnKind::Deposit, float, alice, 10_000);
+    let size = env.journal_size();
+    let balances = (env.balance(alice), env.balance(bob), env.balance(float));
+
+    let cases = [
+        (
+            env.submit(TxnKind::Transfer, alice, bob, 10_001),
+            Rejection::InsufficientFunds,
+        ),
+        (
+            env.submit(TxnKind::Transfer, alice, alice, 100),
+            Rejection::SameAccount,
+        ),
+        (
+            env.submit(TxnKind::Deposit, alice, bob, 10_000),
+            Rejection::AccountKindNotAllowed,
+        ),
+        (
+            env.submit(TxnKind::Withdrawal, alice, float, 4_999),
+            Rejection::BelowMinimumAmount,
+        ),
+        (
+            env.submit(TxnKind::Transfer, alice, bob, 0),
+            Rejection::AmountNotPositive,
+        ),
+        (
+            env.submit(TxnKind::Transfer, alice, bob, 25_000_001),
+            Rejection::AmountExceedsMaximum,
+        ),
+        (
+            env.submit(TxnKind::Deposit, float, bob, 2_000_001),
+            Rejection::ExceedsTransactionLimit,
+        ),
+        (
+            env.submit(
+                TxnKind::Transfer,
+                alice,
+                mkoba_ledger::AccountId(999_999),
+                100,
+            ),
+            Rejection::AccountNotFound,
+        ),
+    ];
+    for (outcome, expected) in cases {
+        assert_eq!(outcome.rejection(), Some(expected), "{outcome:?}");
+    }
+    assert_eq!(
+        env.journal_size(),
+        size,
+        "rejections leave the journal untouched"
+    );
+    assert_eq!(
+        (env.balance(alice), env.balance(bob), env.balance(float)),
+        balances
+    );
+    env.assert_reconciles();
+}
+
+fn a_rejected_command_does_not_fail_its_batch(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let wallets: Vec<_> = (0..20)
+        .map(|i| env.customer(&format!("+2547002000{i:02}"), Tier::Tier1))
+        .collect();
+    // Fire many commands at once so the writer batches them; every third one overdraws.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcomes: Vec<Outcome> = runtime.block_on(async {
+        let handles: Vec<_> = wallets
+            .iter()
+            .enumerate()
+            .map(|(i, wallet)| {
+                let request = if i % 3 == 0 {
+                    env.request(TxnKind::Transfer, *wallet, float, 1) // no money to send
+                } else {
+                    env.request(TxnKind::Deposit, float, *wallet, 10_000)
+                };
+                let writer = env.app.writer.clone();
+                tokio::spawn(async move { writer.submit(Command::Submit(request)).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for handle in handles {
+            outcomes.push(handle.await.unwrap().unwrap());
+        }
+        outcomes
+    });
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i % 3 == 0 {
+            assert!(outcome.rejection().is_some(), "{i}: {outcome:?}");
+            assert_eq!(env.balance(wallets[i]), 0);
+        } else {
+            assert!(matches!(outcome, Outcome::Accepted(_)), "{i}: {outcome:?}");
+            assert_eq!(env.balance(wallets[i]), 10_000);
+        }
+    }
+    env.assert_reconciles();
+}
+
+fn pending_transfers_post_void_and_expire(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 1_000_000);
+
+    let mut hold = env.request(TxnKind::Transfer, alice, bob, 300_000);
+    hold.pending_expiry_seconds = Some(60);
+    let pending = accepted(&env.run(Command::Submit(hold))).clone();
+    assert_eq!(pending.phase, Phase::Pending);
+    assert_eq!(
+        env.balance(alice),
+        1_000_000,
+        "a reservation is not a posting"
+    );
+    assert_eq!(env.available(alice), 1_000_000 - 300_000 - 5_300);
+
+    // Post only 200.00 of the 3,000.00: the fee follows the posted amount.
+    let post = env.run(Command::PostPending {
+        idempotency_key: env.next_key(),
+        pending: pending.txn_id,
+        amount_minor: Some(20_000),
+    });
+    assert_eq!(accepted(&post).fee_minor, 700);
+    assert_eq!(env.balance(alice), 1_000_000 - 20_000 - 700);
+    assert_eq!(
+        env.available(alice),
+        env.balance(alice),
+        "the whole reservation is released"
+    );
+    assert_eq!(env.balance(bob), 20_000);
+    let again = env.run(Command::VoidPending {
+        idempotency_key: env.next_key(),
+        pending: pending.txn_id,
+        reason: VoidReason::Cancelled,
+    });
+    assert_eq!(again.rejection(), Some(Rejection::PendingAlreadyPosted));
+
+    // A second hold is voided.
+    let mut hold = env.request(TxnKind::Withdrawal, alice, float, 10_000);
+    hold.pending_expiry_seconds = Some(60);
+    let second = accepted(&env.run(Command::Submit(hold))).txn_id;
+    let void = env.run(Command::VoidPending {
+        idempotency_key: env.next_key(),
+        pending: second,
+        reason: VoidReason::Cancelled,
+    });
+    assert_eq!(accepted(&void).phase, Phase::VoidPending);
+    assert_eq!(env.available(alice), env.balance(alice));
+
+    // A third expires: the sweeper voids it once the clock passes its expiry.
+    let mut hold = env.request(TxnKind::Transfer, alice, bob, 10_000);
+    hold.pending_expiry_seconds = Some(30);
+    let third = accepted(&env.run(Command::Submit(hold))).txn_id;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(
+        runtime.block_on(env.app.sweep_expired(100)).unwrap(),
+        0,
+        "nothing has expired yet"
+    );
+    env.clock.advance_seconds(31);
+    assert_eq!(runtime.block_on(env.app.sweep_expired(100)).unwrap(), 1);
+    assert_eq!(
+        runtime.block_on(env.app.sweep_expired(100)).unwrap(),
+        0,
+        "expired once only"
+    );
+    let post = env.run(Command::PostPending {
+        idempotency_key: env.next_key(),
+        pending: third,
+        amount_minor: None,
+    });
+    assert_eq!(post.rejection(), Some(Rejection::PendingExpired));
+    assert_eq!(env.available(alice), env.balance(alice));
+    env.assert_reconciles();
+}
+
+fn reversals_follow_the_rules(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    let carol = env.customer("+254700100003", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 1_000_000);
+    let sent = accepted(&env.submit(TxnKind::Transfer, alice, bob, 100_000)).txn_id;
+    // Bob spends 600.00 of the 1,000.00 before the reversal: only 400.00 can come back.
+    env.submit(TxnKind::Transfer, bob, carol, 60_000);
+    let bob_left = env.balance(bob);
+    let reverse = |key: String| {
+        env.run(Command::Reverse {
+            idempotency_key: key,
+            original: sent,
+            memo: "wrong number".into(),
+        })
+    };
+    let first = reverse(env.next_key());
+    assert_eq!(accepted(&first).amount.minor(), bob_left);
+    assert_eq!(accepted(&first).related, Some(sent));
+    assert_eq!(env.balance(bob), 0);
+    assert_eq!(
+        reverse(env.next_key()).rejection(),
+        Some(Rejection::ReversalNothingRecoverable)
+    );
+
+    // After 24 hours the window is closed.
+    let late = accepted(&env.submit(TxnKind::Transfer, alice, carol, 10_000)).txn_id;
+    env.clock.advance_seconds(24 * 3600 + 1);
+    let outcome = env.run(Command::Reverse {
+        idempotency_key: env.next_key(),
+        original: late,
+        memo: String::new(),
+    });
+    assert_eq!(outcome.rejection(), Some(Rejection::ReversalWindowClosed));
+    let outcome = env.run(Command::Reverse {
+        idempotency_key: env.next_key(),
+        original: TxnId(9_999_999),
+        memo: String::new(),
+    });
+    assert_eq!(outcome.rejection(), Some(Rejection::TransactionNotFound));
+    env.assert_reconciles();
+}
+
+fn journal_rows_cannot_be_changed(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let id = accepted(&env.submit(TxnKind::Deposit, float, alice, 10_000))
+        .txn_id
+        .0;
+    let mut conn = env.db.connect();
+    for sql in [
+        format!("UPDATE transactions SET amount_minor = 1 WHERE id = {id}"),
+        format!("DELETE FROM transactions WHERE id = {id}"),
+        format!("UPDATE postings SET amount_minor = 1 WHERE transaction_id = {id}"),
+        format!("DELETE FROM postings WHERE transaction_id = {id}"),
+    ] {
+        let result = mkoba::with_conn!(&mut conn, |c| c.batch_execute(&sql));
+        let err = result.expect_err(&sql).to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(env.balance(alice), 10_000);
+    env.assert_reconciles();
+}
+
+fn money_columns_are_guarded_by_the_schema(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let mut conn = env.db.connect();
+    // The floor holds even against a direct write that bypasses the ledger.
+    let sql = format!(
+        "UPDATE accounts SET balance_minor = -1 WHERE id = {}",
+        alice.0
+    );
+    assert!(
+        mkoba::with_conn!(&mut conn, |c| c.batch_execute(&sql)).is_err(),
+        "floor CHECK"
+    );
+    let sql = format!(
+        "UPDATE accounts SET pending_debits_minor = -1 WHERE id = {}",
+        alice.0
+    );
+    assert!(
+        mkoba::with_conn!(&mut conn, |c| c.batch_execute(&sql)).is_err(),
+        "pending CHECK"
+    );
+    assert_eq!(env.balance(alice), 0);
+}
+
+fn a_corrupt_row_is_an_error_not_a_missing_one(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let mut conn = env.db.connect();
+    let sql = format!(
+        "UPDATE accounts SET currency = 'ZZZ' WHERE id = {}",
+        alice.0
+    );
+    mkoba::with_conn!(&mut conn, |c| c.batch_execute(&sql)).unwrap();
+    let read = reads::account(&mut env.conn(), alice.0);
+    assert!(
+        matches!(read, Err(mkoba::store::StoreError::Corrupt(_))),
+        "{read:?}"
+    );
+    assert!(matches!(reads::account(&mut env.conn(), 987_654), Ok(None)));
+}
+
+fn frozen_accounts_cannot_move_money(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 10_000);
+    assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Frozen).unwrap());
+    assert_eq!(
+        env.submit(TxnKind::Withdrawal, alice, float, 5_000)
+            .rejection(),
+        Some(Rejection::AccountFrozen)
+    );
+    assert_eq!(
+        env.submit(TxnKind::Deposit, float, alice, 5_000)
+            .rejection(),
+        Some(Rejection::AccountFrozen)
+    );
+    assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Active).unwrap());
+    assert!(matches!(
+        env.submit(TxnKind::Withdrawal, alice, float, 5_000),
+        Outcome::Accepted(_)
+    ));
+    assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Closed).unwrap());
+    assert_eq!(
+        env.submit(TxnKind::Deposit, float, alice, 5_000)
+            .rejection(),
+        Some(Rejection::AccountClosed)
+    );
+    env.assert_reconciles();
+}
+
+fn statements_page_through_postings(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    for i in 1..=7 {
+        env.submit(TxnKind::Deposit, float, alice, i * 1_000);
+    }
+    let first = reads::statement(&mut env.conn(), alice.0, None, 4).unwrap();
+    assert_eq!(first.len(), 4);
+    assert_eq!(first[0].amount_minor, 7_000, "newest first");
+    let before = first.last().map(|l| l.transaction_id);
+    let second = reads::statement(&mut env.conn(), alice.0, before, 4).unwrap();
+    assert_eq!(
+        second.iter().map(|l| l.amount_minor).collect::<Vec<_>>(),
+        vec![3_000, 2_000, 1_000]
+    );
+    let float_lines = reads::statement(&mut env.conn(), float.0, None, 1).unwrap();
+    assert_eq!(float_lines[0].amount_minor, -7_000, "outgoing is negative");
+}
