@@ -67,3 +67,15 @@ fn out_of_bound_limits_are_refused_at_start() {
         assert!(result.is_err(), "{key}={value} should be refused");
     }
 }
+
+#[test]
+fn the_example_configs_in_ops_load() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops/config");
+    for name in ["pilot.example.toml", "production.example.toml"] {
+        let config = Config::load(
+            Some(&dir.join(name)),
+            env(&[("DATABASE_URL", "postgres://mkoba@db:5432/mkoba")]),
+        );
+        assert!(config.is_ok(), "{name}: {:?}", config.err());
+    }
+}

@@ -178,8 +178,10 @@ pub const T0: Timestamp = Timestamp(1_790_000_000_000_000);
 
 /// Configuration for tests: cheap argon2, fixed secrets, the given database.
 pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir;
+    let mut config = Config {
+        data_dir,
+        ..Config::default()
+    };
     config.database.url = Secret::new(db.url_text());
     config.database.pool_size_max = 8;
     config.security.pepper = Secret::new("test-pepper-0123456789abcdef".into());

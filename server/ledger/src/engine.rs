@@ -295,13 +295,13 @@ impl<'a> Batch<'a> {
         }
         for side in [debit, credit] {
             if side.kind == AccountKind::CustomerWallet
-                && amount > rules.tiers[side.tier.index()].per_transaction_minor
+                && amount > rules.tier(side.tier).per_transaction_minor
             {
                 return Err(Rejection::ExceedsTransactionLimit);
             }
         }
         if debit.kind == AccountKind::CustomerWallet {
-            let limit = rules.tiers[debit.tier.index()].daily_debits_minor;
+            let limit = rules.tier(debit.tier).daily_debits_minor;
             let after = debit
                 .debits_on(self.today)
                 .checked_add(amount)
@@ -311,7 +311,7 @@ impl<'a> Batch<'a> {
             }
         }
         if credit.kind == AccountKind::CustomerWallet {
-            let limit = rules.tiers[credit.tier.index()].balance_minor;
+            let limit = rules.tier(credit.tier).balance_minor;
             let after = credit
                 .balance_minor
                 .checked_add(credit.pending_credits_minor)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::model::TxnKind;
+use crate::model::{Tier, TxnKind};
 use crate::money::Currency;
 
 /// Upper bounds on what configuration may set; a config beyond these is refused at start-up.
@@ -134,6 +134,15 @@ pub struct CurrencyRules {
 }
 
 impl CurrencyRules {
+    pub fn tier(&self, tier: Tier) -> &TierLimits {
+        let [tier0, tier1, tier2] = &self.tiers;
+        match tier {
+            Tier::Tier0 => tier0,
+            Tier::Tier1 => tier1,
+            Tier::Tier2 => tier2,
+        }
+    }
+
     pub fn amount_max_for(&self, kind: TxnKind) -> i64 {
         match kind {
             TxnKind::FloatIssuance

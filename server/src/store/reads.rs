@@ -117,7 +117,7 @@ pub fn statement(
             });
         }
     }
-    lines.sort_by(|a, b| b.transaction_id.cmp(&a.transaction_id));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.transaction_id));
     lines.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(lines)
 }
