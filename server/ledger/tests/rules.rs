@@ -57,6 +57,7 @@ fn rules_with_ugx() -> LedgerRules {
     };
     let mut ugx: CurrencyRules = kes.clone();
     ugx.amount_max_minor = scale(kes.amount_max_minor);
+    ugx.operator_amount_max_minor = scale(kes.operator_amount_max_minor);
     ugx.tiers = kes.tiers.map(|t| TierLimits {
         per_transaction_minor: scale(t.per_transaction_minor),
         daily_debits_minor: scale(t.daily_debits_minor),
@@ -801,6 +802,66 @@ fn amounts_below_the_kind_minimum_are_refused() {
 
     assert_eq!(w.balance(customer), ksh(1_000) - 5_000 - 1_100 + 1_000 - 1);
     assert_eq!(w.balance(commission), 400);
+}
+
+#[test]
+fn operator_movements_have_their_own_larger_maximum() {
+    let mut w = World::new();
+    let (float, _) = w.agent();
+    let other_float = w.ledger.open(AccountKind::AgentFloat, KES, Tier::Tier2);
+    let a = w.wallet(Tier::Tier2);
+    let b = w.wallet(Tier::Tier2);
+    w.fund(a, ksh(250_000));
+    let rules = &w.ledger.rules.currencies[&KES];
+    assert_eq!(rules.amount_max_minor, ksh(250_000));
+    assert_eq!(rules.operator_amount_max_minor, ksh(100_000_000));
+    assert_eq!(
+        rules.amount_max_for(TxnKind::FloatIssuance),
+        ksh(100_000_000)
+    );
+    assert_eq!(rules.amount_max_for(TxnKind::Transfer), ksh(250_000));
+
+    // Float moves far above any customer's maximum, up to the operator's.
+    let big = w.issue_float(float, ksh(100_000_000));
+    assert_eq!(big.amount.minor(), ksh(100_000_000));
+    let over = w.submit(
+        TxnKind::FloatIssuance,
+        w.issuance,
+        float,
+        ksh(100_000_000) + 1,
+    );
+    assert_eq!(w.reject(over), Rejection::AmountExceedsMaximum);
+    let moved = w.submit(TxnKind::FloatTransfer, float, other_float, ksh(1_000_000));
+    assert_eq!(w.accept(moved).fee_minor, 0);
+    assert_eq!(w.balance(other_float), ksh(1_000_000));
+
+    // Customer-facing kinds stay at 250,000.00, on any tier.
+    let transfer = w.submit(TxnKind::Transfer, a, b, ksh(250_000) + 1);
+    assert_eq!(w.reject(transfer), Rejection::AmountExceedsMaximum);
+    let cash_in = w.submit(TxnKind::Deposit, float, b, ksh(250_000) + 1);
+    assert_eq!(w.reject(cash_in), Rejection::AmountExceedsMaximum);
+    assert_eq!(w.balance(float), ksh(100_000_000 - 1_000_000));
+}
+
+#[test]
+fn validation_bounds_both_maxima() {
+    for (customer, operator, ok) in [
+        (ksh(250_000), ksh(100_000_000), true),
+        (ksh(250_000), bounds::AMOUNT_MAX_MINOR, true),
+        (ksh(250_000), bounds::AMOUNT_MAX_MINOR + 1, false),
+        (ksh(250_000), i64::MAX, false),
+        (ksh(250_000), 0, false),
+        (ksh(250_000), -1, false),
+        (0, ksh(100_000_000), false),
+        (bounds::AMOUNT_MAX_MINOR + 1, ksh(100_000_000), false),
+    ] {
+        let mut rules = LedgerRules::kenya_defaults();
+        let kes = rules.currencies.get_mut(&KES).unwrap();
+        kes.amount_max_minor = customer;
+        kes.operator_amount_max_minor = operator;
+        assert_eq!(rules.validate().is_ok(), ok, "{customer} / {operator}");
+    }
+    assert_eq!(rules_with_ugx().validate(), Ok(()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1797,11 +1858,18 @@ impl Script {
     }
 }
 
-/// Floats `count` issuances of the largest amount validated rules allow into one float: the
-/// 9,224th no longer fits an i64 of minor units.
+/// Fills one float with issuances of the largest amount validated rules allow (the operator
+/// maximum at `bounds::AMOUNT_MAX_MINOR`, 10^15 minor units): 9,223 fit in an i64, and the
+/// 9,224th must be refused cleanly rather than wrap or panic. With the Kenyan defaults (an
+/// operator maximum of 10^10) the same needs about 9.2 × 10^8 issuances into one account, so in
+/// practice `amount_overflow` is unreachable, but it is not impossible under validated rules.
 fn overflow_rejection() -> Rejection {
     let mut rules = LedgerRules::kenya_defaults();
-    rules.currencies.get_mut(&KES).unwrap().amount_max_minor = bounds::AMOUNT_MAX_MINOR;
+    rules
+        .currencies
+        .get_mut(&KES)
+        .unwrap()
+        .operator_amount_max_minor = bounds::AMOUNT_MAX_MINOR;
     let mut w = World::with_rules(rules);
     let float = w.ledger.open(AccountKind::AgentFloat, KES, Tier::Tier2);
     let fits = i64::MAX / bounds::AMOUNT_MAX_MINOR; // 9,223
