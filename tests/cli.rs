@@ -10,6 +10,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_mkoba");
 
 fn mkoba(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
+    // The child sees only the configuration this test gives it.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MKOBA_")) {
+        cmd.env_remove(key);
+    }
     cmd.current_dir(dir)
         .env_remove("DATABASE_URL")
         .env("MKOBA_SECURITY__ARGON2_MEMORY_KIB", "8192")
@@ -52,7 +56,7 @@ fn serve_seeds_the_demo_world_and_admin_reconcile_balances() {
         .args(["serve"])
         .env("MKOBA_SERVER__BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let mut server = Server(child);
@@ -60,6 +64,10 @@ fn serve_seeds_the_demo_world_and_admin_reconcile_balances() {
     let health = loop {
         if let Some(text) = get(port, "/healthz") {
             break text;
+        }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+            panic!("server exited with {status}: {stderr}");
         }
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(100));

@@ -1,5 +1,5 @@
 //! Test environments on real databases: a fresh SQLite file, or a fresh PostgreSQL database
-//! cloned from a migrated template (PostgreSQL at 127.0.0.1:5432, or `MKOBA_TEST_PG_URL`).
+//! cloned from a migrated template (PostgreSQL at 127.0.0.1:5432, or `TEST_DATABASE_URL`).
 //! An unreachable PostgreSQL fails the test: the PostgreSQL half is never skipped.
 
 use std::collections::hash_map::DefaultHasher;
@@ -20,7 +20,7 @@ use mkoba_ledger::{
 };
 
 pub fn pg_admin_url() -> String {
-    std::env::var("MKOBA_TEST_PG_URL")
+    std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
