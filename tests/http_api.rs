@@ -11,15 +11,20 @@ use crate::support::TestEnv;
 
 const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
-struct Running {
-    env: TestEnv,
-    base: String,
-    client: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+pub struct Running {
+    pub env: TestEnv,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub runtime: tokio::runtime::Runtime,
 }
 
 fn spawn(backend: Backend) -> Running {
-    let env = TestEnv::start(backend);
+    spawn_with(backend, |_| {})
+}
+
+/// The real server on a loopback port, over a fresh database, with adjusted configuration.
+pub fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut mkoba::config::Config)) -> Running {
+    let env = TestEnv::start_with(backend, adjust);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -41,7 +46,7 @@ fn spawn(backend: Backend) -> Running {
 }
 
 impl Running {
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -51,6 +56,7 @@ impl Running {
         self.runtime.block_on(async {
             let url = format!("{}{path}", self.base);
             let mut req = match method {
+                "FORM" => self.client.post(url),
                 "GET" => self.client.get(url),
                 _ => self.client.post(url),
             };
@@ -70,7 +76,7 @@ impl Running {
         })
     }
 
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(body), Some(TOKEN))
     }
 }

@@ -11,5 +11,6 @@ mod concurrency;
 mod config;
 mod http_api;
 mod migrations;
+mod sms;
 mod store;
 mod support;

@@ -13,6 +13,10 @@ use phonenumber::country::Id;
 
 use crate::config::{Config, Secret};
 use crate::secrets::{random_token, Hasher};
+use crate::sms::dispatcher::Dispatcher;
+use crate::sms::notify::NotifyConfig;
+use crate::sms::provider::Provider;
+use crate::sms::templates::Language;
 use crate::store::batch::LedgerContext;
 use crate::store::parties::{ensure_system_accounts, SystemAccounts};
 use crate::store::schema::pending_transfers;
@@ -31,6 +35,8 @@ pub struct App {
     pub admin_token: Secret,
     pub country: Id,
     pub system: BTreeMap<Currency, SystemAccounts>,
+    pub notify: NotifyConfig,
+    pub sms: Arc<Provider>,
 }
 
 impl App {
@@ -64,10 +70,20 @@ impl App {
         let system = ensure_system_accounts(&mut *checkout(&pool)?, &currencies)
             .context("creating system accounts")?;
         let fee_revenue = system.iter().map(|(c, s)| (*c, s.fee_revenue)).collect();
+        let country = crate::phone::country_id(&config.phone.default_country)
+            .context("phone.default_country")?;
+        let notify = NotifyConfig {
+            low_float_minor: config.sms.low_float_minor,
+            utc_offset_seconds: config.ledger.rules.utc_offset_seconds,
+            default_language: Language::parse(&config.sms.default_language).unwrap_or(Language::En),
+            deadline_seconds: config.sms.deadline_seconds,
+            country,
+        };
         let ledger = Arc::new(LedgerContext::new(
             config.ledger.rules.clone(),
             TxnCodes::new(config.ledger.code_key),
             fee_revenue,
+            Some(notify.clone()),
         ));
         let writer_config = WriterConfig {
             threads: config.ledger.writer_threads,
@@ -90,8 +106,13 @@ impl App {
             32,
         )?;
         let hasher = Hasher::new(&config.security, pepper)?;
-        let country = crate::phone::country_id(&config.phone.default_country)
-            .context("phone.default_country")?;
+        let callback = if config.sms.twilio.status_callback_url.is_empty() {
+            format!("{}/sms/twilio/status", config.public_url())
+        } else {
+            config.sms.twilio.status_callback_url.clone()
+        };
+        let sms =
+            Arc::new(Provider::from_config(&config.sms, callback).map_err(anyhow::Error::msg)?);
         let app = App {
             config,
             url,
@@ -103,6 +124,8 @@ impl App {
             admin_token,
             country,
             system,
+            notify,
+            sms,
         };
         Ok((Arc::new(app), threads))
     }
@@ -140,6 +163,17 @@ impl App {
             }
         }
         Ok(expired)
+    }
+
+    /// Starts the SMS outbox dispatcher (in every process; claims keep them from colliding).
+    pub fn spawn_dispatcher(&self) {
+        Dispatcher::new(
+            self.pool.clone(),
+            Arc::clone(&self.sms),
+            self.config.sms.clone(),
+            Arc::clone(&self.clock),
+        )
+        .spawn();
     }
 
     /// Runs the expiry sweeper until the process ends.

@@ -49,6 +49,55 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
+    pub sms: SmsConfig,
+}
+
+/// Which SMS provider sends, and how the outbox dispatcher behaves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// `development` (stores messages, sends nothing), `twilio` or `africastalking`.
+    pub provider: String,
+    /// Language for parties without a stored choice (agents).
+    pub default_language: String,
+    /// An agent whose float falls below this (minor units of the default currency) is warned.
+    pub low_float_minor: i64,
+    pub dispatch_concurrency_max: usize,
+    pub dispatch_batch_max: i64,
+    pub dispatch_poll_interval_ms: u64,
+    /// How long a claimed message stays claimed before another dispatcher may take it over.
+    pub dispatch_lease_ms: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// A message not sent within this long of being queued is given up and recorded as failed.
+    pub deadline_seconds: i64,
+    pub request_timeout_ms: u64,
+    pub twilio: TwilioConfig,
+    pub africastalking: AfricasTalkingConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// A sender number or alphanumeric id; or leave empty and set `messaging_service_sid`.
+    pub from: String,
+    pub messaging_service_sid: String,
+    /// Where Twilio posts delivery status; empty: `<public_url>/sms/twilio/status`.
+    pub status_callback_url: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AfricasTalkingConfig {
+    pub base_url: String,
+    pub username: String,
+    pub api_key: Secret,
+    pub from: String,
+    /// Secret path segment protecting the (unsigned) delivery-report URL.
+    pub delivery_token: Secret,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -186,6 +235,34 @@ impl Default for Config {
             log: LogConfig {
                 format: "pretty".into(),
                 filter: "info".into(),
+            },
+            sms: SmsConfig {
+                provider: "development".into(),
+                default_language: "en".into(),
+                low_float_minor: 500_000,
+                dispatch_concurrency_max: 16,
+                dispatch_batch_max: 200,
+                dispatch_poll_interval_ms: 200,
+                dispatch_lease_ms: 30_000,
+                retry_base_ms: 1_000,
+                retry_max_ms: 300_000,
+                deadline_seconds: 24 * 3600,
+                request_timeout_ms: 10_000,
+                twilio: TwilioConfig {
+                    base_url: "https://api.twilio.com".into(),
+                    account_sid: String::new(),
+                    auth_token: Secret::default(),
+                    from: String::new(),
+                    messaging_service_sid: String::new(),
+                    status_callback_url: String::new(),
+                },
+                africastalking: AfricasTalkingConfig {
+                    base_url: "https://api.africastalking.com".into(),
+                    username: String::new(),
+                    api_key: Secret::default(),
+                    from: String::new(),
+                    delivery_token: Secret::default(),
+                },
             },
         }
     }
@@ -329,8 +406,101 @@ impl Config {
                 self.phone.default_country
             ));
         }
+        self.validate_sms()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err("log.format must be json or pretty".into());
+        }
+        Ok(())
+    }
+
+    fn validate_sms(&self) -> Result<(), String> {
+        let sms = &self.sms;
+        within(
+            "sms.low_float_minor",
+            sms.low_float_minor,
+            0,
+            mkoba_ledger::rules::bounds::AMOUNT_MAX_MINOR,
+        )?;
+        within(
+            "sms.dispatch_concurrency_max",
+            sms.dispatch_concurrency_max,
+            1,
+            256,
+        )?;
+        within("sms.dispatch_batch_max", sms.dispatch_batch_max, 1, 10_000)?;
+        within(
+            "sms.dispatch_poll_interval_ms",
+            sms.dispatch_poll_interval_ms,
+            10,
+            60_000,
+        )?;
+        within(
+            "sms.dispatch_lease_ms",
+            sms.dispatch_lease_ms,
+            1_000,
+            600_000,
+        )?;
+        within("sms.retry_base_ms", sms.retry_base_ms, 10, 60_000)?;
+        within(
+            "sms.retry_max_ms",
+            sms.retry_max_ms,
+            sms.retry_base_ms,
+            3_600_000,
+        )?;
+        within("sms.deadline_seconds", sms.deadline_seconds, 60, 7 * 86_400)?;
+        within(
+            "sms.request_timeout_ms",
+            sms.request_timeout_ms,
+            100,
+            60_000,
+        )?;
+        if sms.request_timeout_ms >= sms.dispatch_lease_ms {
+            return Err("sms.request_timeout_ms must be shorter than sms.dispatch_lease_ms".into());
+        }
+        if !matches!(sms.default_language.as_str(), "en" | "sw" | "fr") {
+            return Err("sms.default_language must be en, sw or fr".into());
+        }
+        match sms.provider.as_str() {
+            "development" => {}
+            "twilio" => {
+                let t = &sms.twilio;
+                let sid_ok = t.account_sid.len() == 34
+                    && t.account_sid.starts_with("AC")
+                    && t.account_sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
+                if !sid_ok {
+                    return Err("sms.twilio.account_sid must match ^AC[0-9a-fA-F]{32}$".into());
+                }
+                if t.auth_token.is_empty()
+                    || (t.from.is_empty() && t.messaging_service_sid.is_empty())
+                {
+                    return Err(
+                        "sms.twilio needs auth_token and either from or messaging_service_sid"
+                            .into(),
+                    );
+                }
+                if !t.base_url.starts_with("http") {
+                    return Err("sms.twilio.base_url must be an http(s) URL".into());
+                }
+            }
+            "africastalking" => {
+                let a = &sms.africastalking;
+                if a.username.is_empty() || a.api_key.is_empty() || !a.base_url.starts_with("http")
+                {
+                    return Err(
+                        "sms.africastalking needs username, api_key and an http(s) base_url".into(),
+                    );
+                }
+                if a.delivery_token.expose().len() < 16 {
+                    return Err(
+                        "sms.africastalking.delivery_token must be at least 16 characters".into(),
+                    );
+                }
+            }
+            other => {
+                return Err(format!(
+                    "sms.provider {other:?} is not development, twilio or africastalking"
+                ))
+            }
         }
         Ok(())
     }

@@ -7,5 +7,6 @@ pub mod demo;
 pub mod http;
 pub mod phone;
 pub mod secrets;
+pub mod sms;
 pub mod store;
 pub mod telemetry;

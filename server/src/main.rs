@@ -97,6 +97,7 @@ fn serve(config: Config) -> anyhow::Result<u8> {
         .build()?;
     runtime.block_on(async {
         app.spawn_sweeper();
+        app.spawn_dispatcher();
         http::serve(Arc::clone(&app), listener)?.await
     })?;
     Ok(0)

@@ -187,4 +187,17 @@ pub struct JournalEntry {
     pub postings: Vec<Posting>,
     /// Postings that only reserve (for `Phase::Pending` entries).
     pub reservations: Vec<Posting>,
+    /// The two principal accounts as this entry left them (later commands in the same batch may
+    /// change them again): what a confirmation message states as the new balance.
+    pub after: Vec<AccountSnapshot>,
+}
+
+/// An account's figures right after one journal entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    pub account: AccountId,
+    pub balance_minor: i64,
+    pub available_minor: i64,
+    /// For customer wallets: how much more they may send or withdraw today.
+    pub daily_remaining_minor: Option<i64>,
 }

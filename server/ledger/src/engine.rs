@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::code::TxnCodes;
-use crate::command::{Command, JournalEntry, Outcome, Receipt, TxnRequest, VoidReason};
+use crate::command::{
+    AccountSnapshot, Command, JournalEntry, Outcome, Receipt, TxnRequest, VoidReason,
+};
 use crate::model::{
     AccountId, AccountKind, AccountState, AccountStatus, Leg, PendingState, PendingStatus, Phase,
     Posting, ReversibleTxn, Timestamp, TxnId, TxnKind,
@@ -124,12 +126,36 @@ impl<'a> Batch<'a> {
                 receipt: receipt.clone(),
             },
         );
+        let after = [receipt.debit, receipt.credit]
+            .iter()
+            .filter_map(|id| self.snapshot(*id))
+            .collect();
         self.writes.entries.push(JournalEntry {
             idempotency_key: key.to_owned(),
             fingerprint,
+            after,
             ..entry
         });
         Ok(Outcome::Accepted(receipt))
+    }
+
+    fn snapshot(&self, id: AccountId) -> Option<AccountSnapshot> {
+        let account = self.state.accounts.get(&id)?;
+        let daily_remaining_minor = match account.kind {
+            AccountKind::CustomerWallet => {
+                self.rules.currencies.get(&account.currency).map(|rules| {
+                    let limit = rules.tier(account.tier).daily_debits_minor;
+                    limit.saturating_sub(account.debits_on(self.today)).max(0)
+                })
+            }
+            _ => None,
+        };
+        Some(AccountSnapshot {
+            account: id,
+            balance_minor: account.balance_minor,
+            available_minor: account.available_minor().unwrap_or(0),
+            daily_remaining_minor,
+        })
     }
 
     fn check_key(&self, key: &str) -> Check<()> {
@@ -278,6 +304,7 @@ impl<'a> Batch<'a> {
             metadata: request.metadata.clone(),
             postings,
             reservations,
+            after: Vec::new(),
         })
     }
 
@@ -656,6 +683,7 @@ fn entry_without_text(receipt: Receipt, postings: Vec<Posting>) -> JournalEntry 
         metadata: String::new(),
         postings,
         reservations: Vec::new(),
+        after: Vec::new(),
     }
 }
 

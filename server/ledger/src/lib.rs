@@ -15,7 +15,9 @@ pub mod rejection;
 pub mod rules;
 
 pub use code::TxnCodes;
-pub use command::{Command, JournalEntry, Outcome, Receipt, TxnRequest, VoidReason};
+pub use command::{
+    AccountSnapshot, Command, JournalEntry, Outcome, Receipt, TxnRequest, VoidReason,
+};
 pub use engine::{Batch, BatchState, BatchWrites, PriorUse};
 pub use model::{
     AccountId, AccountKind, AccountState, AccountStatus, Leg, PendingState, PendingStatus, Phase,

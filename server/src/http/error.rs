@@ -22,6 +22,8 @@ pub enum ApiError {
     InvalidPhone,
     #[error("authentication required")]
     Unauthorized,
+    #[error("the request's signature is not valid")]
+    Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error(transparent)]
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::InvalidRequest { .. } => "invalid_request",
             ApiError::InvalidPhone => "invalid_phone_number",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "invalid_signature",
             ApiError::NotFound(_) => "not_found",
             ApiError::Store(StoreError::WriterBusy) => "ledger_busy",
             ApiError::Store(e) if e.is_transient() => "store_unavailable",
@@ -94,6 +97,7 @@ impl ResponseError for ApiError {
             ApiError::Rejected(r) => rejection_status(*r),
             ApiError::InvalidRequest { .. } | ApiError::InvalidPhone => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

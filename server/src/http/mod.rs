@@ -3,6 +3,7 @@
 pub mod error;
 pub mod health;
 pub mod ledger_api;
+pub mod sms_api;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -25,6 +26,14 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
                 }
                 .into()
             });
+        let form = web::FormConfig::default()
+            .limit(body_max)
+            .error_handler(|err, _req| {
+                ApiError::InvalidRequest {
+                    message: err.to_string(),
+                }
+                .into()
+            });
         let path = web::PathConfig::default().error_handler(|err, _req| {
             ApiError::InvalidRequest {
                 message: err.to_string(),
@@ -39,11 +48,13 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
         });
         cfg.app_data(web::Data::new(Arc::clone(&app)))
             .app_data(json)
+            .app_data(form)
             .app_data(path)
             .app_data(query)
             .service(health::healthz)
             .service(health::readyz)
             .configure(ledger_api::routes)
+            .configure(sms_api::routes)
             .default_service(web::to(|| async {
                 HttpResponse::NotFound()
                     .json(serde_json::json!({ "error": "not_found", "message": "No such route." }))

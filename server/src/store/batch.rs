@@ -11,10 +11,12 @@ use std::sync::Mutex;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use mkoba_ledger::{
-    AccountId, AccountState, Batch, BatchState, BatchWrites, Command, Currency, LedgerRules,
-    Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp, TxnCodes, TxnId, TxnKind,
+    AccountId, AccountState, Batch, BatchState, BatchWrites, Command, Currency, JournalEntry,
+    LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp, TxnCodes, TxnId,
+    TxnKind,
 };
 
+use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
 use crate::store::db::{write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
 use crate::store::schema::{accounts, pending_transfers, postings, transactions};
@@ -29,6 +31,8 @@ pub struct LedgerContext {
     pub rules: LedgerRules,
     pub codes: TxnCodes,
     pub fee_revenue: BTreeMap<Currency, AccountId>,
+    /// How confirmations are written to the SMS outbox; `None` writes none (benchmarks, tools).
+    pub notify: Option<NotifyConfig>,
     /// Agent float → its commission account. The link never changes once an account exists,
     /// so it is cached to let a batch lock every account it needs in one ordered pass.
     commission_links: Mutex<HashMap<AccountId, Option<AccountId>>>,
@@ -39,11 +43,13 @@ impl LedgerContext {
         rules: LedgerRules,
         codes: TxnCodes,
         fee_revenue: BTreeMap<Currency, AccountId>,
+        notify: Option<NotifyConfig>,
     ) -> LedgerContext {
         LedgerContext {
             rules,
             codes,
             fee_revenue,
+            notify,
             commission_links: Mutex::new(HashMap::new()),
         }
     }
@@ -235,13 +241,15 @@ fn load_prior_keys(
 }
 
 /// Applies `commands` as one batch in one database transaction and returns each one's outcome.
-/// An `Err` means nothing was written; the caller may retry the commands (their idempotency
-/// keys make that safe).
+/// `notify[i]` says whether command `i`, if accepted, confirms to its parties by SMS; those
+/// messages enter the outbox in the same transaction. An `Err` means nothing was written; the
+/// caller may retry the commands (their idempotency keys make that safe).
 pub fn run_batch(
     conn: &mut AnyConnection,
     ctx: &LedgerContext,
     now: Timestamp,
     commands: &[Command],
+    notify: &[bool],
 ) -> Result<Vec<Outcome>, StoreError> {
     write_transaction(conn, |conn| {
         let pending_ids: BTreeSet<i64> = commands
@@ -294,7 +302,19 @@ pub fn run_batch(
             .zip(txn_ids)
             .map(|(command, id)| batch.apply(command, id))
             .collect();
-        write(conn, &batch.finish(), &before)?;
+        let writes = batch.finish();
+        write(conn, &writes, &before)?;
+        if let Some(cfg) = &ctx.notify {
+            // Accepted outcomes and journal entries come in the same order.
+            let mut entries = writes.entries.iter();
+            let confirm: Vec<&JournalEntry> = outcomes
+                .iter()
+                .zip(notify.iter().chain(std::iter::repeat(&true)))
+                .filter(|(outcome, _)| matches!(outcome, Outcome::Accepted(_)))
+                .filter_map(|(_, wanted)| entries.next().filter(|_| *wanted))
+                .collect();
+            enqueue_confirmations(conn, cfg, &confirm, now)?;
+        }
         Ok(outcomes)
     })
 }

@@ -412,3 +412,50 @@ pub fn product_exists(
         .optional())?;
     Ok(found.is_some())
 }
+
+/// What inbound SMS and USSD need to know about a registered customer.
+#[derive(Clone, Debug)]
+pub struct CustomerProfile {
+    pub id: i64,
+    pub name: String,
+    pub language: String,
+    pub wallet: AccountId,
+    pub promotions_opt_out: bool,
+}
+
+pub fn customer_profile(
+    conn: &mut AnyConnection,
+    msisdn: &str,
+) -> Result<Option<CustomerProfile>, StoreError> {
+    let row: Option<(i64, String, String, i64, bool)> = with_conn!(conn, |c| customers::table
+        .filter(customers::msisdn.eq(msisdn))
+        .select((
+            customers::id,
+            customers::name,
+            customers::language,
+            customers::wallet_account_id,
+            customers::sms_promotions_opt_out
+        ))
+        .first(c)
+        .optional())?;
+    Ok(row.map(
+        |(id, name, language, wallet, promotions_opt_out)| CustomerProfile {
+            id,
+            name,
+            language,
+            wallet: AccountId(wallet),
+            promotions_opt_out,
+        },
+    ))
+}
+
+pub fn set_promotions_opt_out(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+    opt_out: bool,
+) -> Result<(), StoreError> {
+    with_conn!(conn, |c| diesel::update(customers::table.find(customer_id))
+        .set(customers::sms_promotions_opt_out.eq(opt_out))
+        .execute(c))?;
+    Ok(())
+}

@@ -89,6 +89,31 @@ diesel::table! {
         pin_must_change -> Bool,
         id_document -> Nullable<Text>,
         created_at -> BigInt,
+        sms_promotions_opt_out -> Bool,
+    }
+}
+
+diesel::table! {
+    sms_outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        body -> Text,
+        template -> Text,
+        language -> Text,
+        transaction_id -> Nullable<BigInt>,
+        promotional -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        deadline_at -> BigInt,
+        provider -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        segments -> Integer,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
     }
 }
 
@@ -142,4 +167,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     agents,
     merchants,
     products,
+    sms_outbox,
 );

@@ -66,6 +66,8 @@ type Reply = Result<Outcome, StoreError>;
 
 struct Job {
     command: Command,
+    /// Whether an accepted command confirms to its parties by SMS.
+    notify: bool,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -121,9 +123,19 @@ impl LedgerWriter {
     }
 
     pub async fn submit(&self, command: Command) -> Reply {
+        self.submit_with(command, true).await
+    }
+
+    /// Like `submit`, choosing whether the parties get SMS confirmations (micro-charges under an
+    /// allowance are summarised daily instead, for instance).
+    pub async fn submit_with(&self, command: Command, notify: bool) -> Reply {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .try_send(Job { command, reply })
+            .try_send(Job {
+                command,
+                notify,
+                reply,
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::WriterBusy,
                 mpsc::error::TrySendError::Closed(_) => StoreError::WriterStopped,
@@ -139,7 +151,11 @@ impl LedgerWriter {
     pub fn submit_blocking(&self, command: Command) -> Reply {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .blocking_send(Job { command, reply })
+            .blocking_send(Job {
+                command,
+                notify: true,
+                reply,
+            })
             .map_err(|_| StoreError::WriterStopped)?;
         answer
             .blocking_recv()
@@ -188,12 +204,16 @@ impl Worker {
         self.conn.as_mut().ok_or(StoreError::WriterStopped)
     }
 
-    fn run_once(&mut self, commands: &[Command]) -> Result<Vec<Outcome>, StoreError> {
+    fn run_once(
+        &mut self,
+        commands: &[Command],
+        notify: &[bool],
+    ) -> Result<Vec<Outcome>, StoreError> {
         let now = self.clock.now();
         let ctx = Arc::clone(&self.ctx);
         let result = self
             .connection()
-            .and_then(|conn| run_batch(conn, &ctx, now, commands));
+            .and_then(|conn| run_batch(conn, &ctx, now, commands, notify));
         if let Err(err) = &result {
             // Drop the connection after any failure: a fresh one costs little and cannot be
             // left in a half-finished transaction or a dead socket.
@@ -205,7 +225,8 @@ impl Worker {
 
     fn process(&mut self, jobs: Vec<Job>) {
         let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
-        match self.run_once(&commands) {
+        let notify: Vec<bool> = jobs.iter().map(|j| j.notify).collect();
+        match self.run_once(&commands, &notify) {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     // A caller that gave up waiting is not an error: its outcome is committed
@@ -215,13 +236,13 @@ impl Worker {
             }
             Err(_) if jobs.len() > 1 => {
                 for job in jobs {
-                    let result = self.run_once(std::slice::from_ref(&job.command)).and_then(
-                        |mut outcomes| {
+                    let result = self
+                        .run_once(std::slice::from_ref(&job.command), &[job.notify])
+                        .and_then(|mut outcomes| {
                             outcomes.pop().ok_or_else(|| {
                                 StoreError::Conflict("batch returned no outcome".into())
                             })
-                        },
-                    );
+                        });
                     let _ = job.reply.send(result);
                 }
             }

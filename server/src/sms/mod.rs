@@ -1,0 +1,11 @@
+//! SMS: confirmations written to an outbox with the ledger transaction they confirm, dispatched to
+//! a provider (Twilio-style, Africa's Talking, or the development store), and inbound commands.
+
+pub mod dispatcher;
+pub mod encoding;
+pub mod inbound;
+pub mod localtime;
+pub mod notify;
+pub mod outbox;
+pub mod provider;
+pub mod templates;

@@ -1,0 +1,371 @@
+//! Turns the journal entries of a ledger batch into outbox rows, inside the batch's own database
+//! transaction: a committed payment always has its SMS, a rolled-back one never does.
+
+use std::collections::{BTreeSet, HashMap};
+
+use diesel::prelude::*;
+use mkoba_ledger::{AccountId, AccountSnapshot, JournalEntry, Money, Phase, Timestamp, TxnKind};
+use phonenumber::country::Id;
+
+use crate::sms::encoding::measure;
+use crate::sms::localtime::local_date_time;
+use crate::sms::templates::{Confirmation, Language, Message};
+use crate::store::db::AnyConnection;
+use crate::store::schema::{agents, customers, merchants, sms_outbox};
+use crate::store::StoreError;
+use crate::with_conn;
+
+/// Longest name a confirmation carries (agents' and merchants' names are cut to this).
+const NAME_IN_SMS_MAX: usize = 20;
+
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    pub low_float_minor: i64,
+    pub utc_offset_seconds: i32,
+    pub default_language: Language,
+    pub deadline_seconds: i64,
+    pub country: Id,
+}
+
+/// Who owns an account, as far as messages are concerned.
+#[derive(Clone, Debug)]
+enum Party {
+    Customer {
+        msisdn: String,
+        name: String,
+        language: Language,
+    },
+    Agent {
+        msisdn: String,
+        name: String,
+    },
+    Merchant {
+        name: String,
+    },
+}
+
+impl Party {
+    fn phone(&self) -> Option<&str> {
+        match self {
+            Party::Customer { msisdn, .. } | Party::Agent { msisdn, .. } => Some(msisdn),
+            Party::Merchant { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = sms_outbox)]
+pub struct NewOutboxRow {
+    pub recipient: String,
+    pub body: String,
+    pub template: String,
+    pub language: String,
+    pub transaction_id: Option<i64>,
+    pub promotional: bool,
+    pub status: String,
+    pub next_attempt_at: i64,
+    pub deadline_at: i64,
+    pub segments: i32,
+    pub created_at: i64,
+}
+
+impl NewOutboxRow {
+    pub fn new(
+        recipient: &str,
+        message: &Message,
+        language: Language,
+        txn: Option<i64>,
+        now: Timestamp,
+        cfg: &NotifyConfig,
+    ) -> NewOutboxRow {
+        let body = message.render(language);
+        let segments = i32::try_from(measure(&body).segments).unwrap_or(i32::MAX);
+        NewOutboxRow {
+            recipient: recipient.to_owned(),
+            body,
+            template: message.template().to_owned(),
+            language: language.code().to_owned(),
+            transaction_id: txn,
+            promotional: false,
+            status: "queued".into(),
+            next_attempt_at: now.0,
+            deadline_at: now.saturating_add_seconds(cfg.deadline_seconds).0,
+            segments,
+            created_at: now.0,
+        }
+    }
+}
+
+/// `JOHN D***`: enough for the sender to recognise the recipient, not enough to harvest names.
+pub fn mask_name(name: &str) -> String {
+    let clean = mkoba_ussd::gsm::sanitize(name).to_uppercase();
+    let words: Vec<&str> = clean.split_whitespace().collect();
+    match words.as_slice() {
+        [] => "***".into(),
+        [only] => format!("{}***", only.chars().take(4).collect::<String>()),
+        [first, .., last] => {
+            let first: String = first.chars().take(12).collect();
+            format!("{first} {}***", last.chars().next().unwrap_or('*'))
+        }
+    }
+}
+
+/// `0712***678`: the national form with the middle hidden (international for foreign numbers,
+/// whose national form would hide which country they are in).
+pub fn mask_number(e164: &str, country: Id) -> String {
+    let national = phonenumber::parse(Some(country), e164)
+        .ok()
+        .filter(|n| n.country().id() == Some(country))
+        .map_or_else(
+            || e164.to_owned(),
+            |n| n.format().mode(phonenumber::Mode::National).to_string(),
+        );
+    let digits: String = national
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    let chars: Vec<char> = digits.chars().collect();
+    if chars.len() < 8 {
+        return "***".into();
+    }
+    let head: String = chars.iter().take(4).collect();
+    let tail: String = chars.iter().skip(chars.len() - 3).collect();
+    format!("{head}***{tail}")
+}
+
+fn short_name(name: &str) -> String {
+    mkoba_ussd::gsm::sanitize(name)
+        .chars()
+        .take(NAME_IN_SMS_MAX)
+        .collect()
+}
+
+fn load_parties(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    default_language: Language,
+) -> Result<HashMap<AccountId, Party>, StoreError> {
+    let mut parties = HashMap::new();
+    let rows: Vec<(i64, String, String, String)> = with_conn!(&mut *conn, |c| customers::table
+        .filter(customers::wallet_account_id.eq_any(ids))
+        .select((
+            customers::wallet_account_id,
+            customers::msisdn,
+            customers::name,
+            customers::language
+        ))
+        .load(c))?;
+    for (account, msisdn, name, language) in rows {
+        let language = Language::parse(&language).unwrap_or(default_language);
+        parties.insert(
+            AccountId(account),
+            Party::Customer {
+                msisdn,
+                name,
+                language,
+            },
+        );
+    }
+    let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| agents::table
+        .filter(agents::float_account_id.eq_any(ids))
+        .select((agents::float_account_id, agents::msisdn, agents::name))
+        .load(c))?;
+    for (account, msisdn, name) in rows {
+        parties.insert(AccountId(account), Party::Agent { msisdn, name });
+    }
+    let rows: Vec<(i64, String)> = with_conn!(&mut *conn, |c| merchants::table
+        .filter(merchants::account_id.eq_any(ids))
+        .select((merchants::account_id, merchants::name))
+        .load(c))?;
+    for (account, name) in rows {
+        parties.insert(AccountId(account), Party::Merchant { name });
+    }
+    Ok(parties)
+}
+
+/// Builds and inserts the confirmations for `entries` (those whose command asked for them).
+pub fn enqueue_confirmations(
+    conn: &mut AnyConnection,
+    cfg: &NotifyConfig,
+    entries: &[&JournalEntry],
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let moved: Vec<&JournalEntry> = entries
+        .iter()
+        .copied()
+        .filter(|e| matches!(e.receipt.phase, Phase::Posted | Phase::PostPending))
+        .collect();
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    let ids: BTreeSet<i64> = moved
+        .iter()
+        .flat_map(|e| [e.receipt.debit.0, e.receipt.credit.0])
+        .collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let parties = load_parties(conn, &ids, cfg.default_language)?;
+    let mut rows = Vec::new();
+    for entry in moved {
+        rows.extend(rows_for(entry, &parties, cfg, now));
+    }
+    for chunk in rows.chunks(500) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(sms_outbox::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(rows.len())
+}
+
+fn rows_for(
+    entry: &JournalEntry,
+    parties: &HashMap<AccountId, Party>,
+    cfg: &NotifyConfig,
+    now: Timestamp,
+) -> Vec<NewOutboxRow> {
+    let r = &entry.receipt;
+    let currency = r.amount.currency();
+    let (date, time) = local_date_time(r.created_at, cfg.utc_offset_seconds);
+    let snapshot = |id: AccountId| entry.after.iter().find(|s| s.account == id).copied();
+    let label = |id: AccountId| -> (String, String) {
+        match parties.get(&id) {
+            Some(Party::Customer { msisdn, name, .. }) => {
+                (mask_name(name), mask_number(msisdn, cfg.country))
+            }
+            Some(Party::Agent { name, .. }) => (short_name(name), String::new()),
+            Some(Party::Merchant { name }) => (short_name(name), String::new()),
+            None => ("mkoba".into(), String::new()),
+        }
+    };
+    let confirmation = |own: AccountId, other: AccountId, fee_minor: i64, with_limit: bool| {
+        let (counterparty, counterparty_number) = label(other);
+        let after: Option<AccountSnapshot> = snapshot(own);
+        Confirmation {
+            code: r.code.clone(),
+            amount: r.amount,
+            fee: Money::from_minor(fee_minor, currency),
+            counterparty,
+            counterparty_number,
+            balance: Money::from_minor(after.map_or(0, |s| s.balance_minor), currency),
+            date: date.clone(),
+            time: time.clone(),
+            daily_remaining: if with_limit {
+                after
+                    .and_then(|s| s.daily_remaining_minor)
+                    .map(|m| Money::from_minor(m, currency))
+            } else {
+                None
+            },
+        }
+    };
+    let (debit, credit) = (r.debit, r.credit);
+    // (account to notify, message) for each party that gets one.
+    let messages: Vec<(AccountId, Message)> = match r.kind {
+        TxnKind::Transfer => vec![
+            (
+                debit,
+                Message::Sent(confirmation(debit, credit, r.fee_minor, true)),
+            ),
+            (
+                credit,
+                Message::Received(confirmation(credit, debit, 0, false)),
+            ),
+        ],
+        TxnKind::Deposit => vec![
+            (
+                credit,
+                Message::CashIn(confirmation(credit, debit, 0, false)),
+            ),
+            (
+                debit,
+                Message::AgentCashIn(confirmation(debit, credit, 0, false)),
+            ),
+        ],
+        TxnKind::Withdrawal => vec![
+            (
+                debit,
+                Message::CashOut(confirmation(debit, credit, r.fee_minor, true)),
+            ),
+            (
+                credit,
+                Message::AgentCashOut(confirmation(credit, debit, 0, false)),
+            ),
+        ],
+        TxnKind::MerchantPayment => vec![(
+            debit,
+            Message::MerchantPayment(confirmation(debit, credit, 0, true)),
+        )],
+        TxnKind::Purchase => vec![(
+            debit,
+            Message::Purchase(confirmation(debit, credit, 0, true)),
+        )],
+        TxnKind::Reversal => vec![
+            (
+                credit,
+                Message::ReversalCredit(confirmation(credit, debit, 0, false)),
+            ),
+            (
+                debit,
+                Message::ReversalDebit(confirmation(debit, credit, 0, false)),
+            ),
+        ],
+        TxnKind::FloatIssuance | TxnKind::FloatTransfer => {
+            vec![(
+                credit,
+                Message::FloatReceived(confirmation(credit, debit, 0, false)),
+            )]
+        }
+        TxnKind::Fee | TxnKind::Commission | TxnKind::Adjustment => Vec::new(),
+    };
+    let mut rows: Vec<NewOutboxRow> = messages
+        .into_iter()
+        .filter_map(|(account, message)| {
+            let party = parties.get(&account)?;
+            let language = match party {
+                Party::Customer { language, .. } => *language,
+                Party::Agent { .. } | Party::Merchant { .. } => cfg.default_language,
+            };
+            Some(NewOutboxRow::new(
+                party.phone()?,
+                &message,
+                language,
+                Some(r.txn_id.0),
+                now,
+                cfg,
+            ))
+        })
+        .collect();
+    // An agent whose float this entry pushed below the threshold is warned once, as it crosses.
+    if let (Some(Party::Agent { msisdn, .. }), Some(after)) = (parties.get(&debit), snapshot(debit))
+    {
+        let before = after.available_minor.saturating_add(r.amount.minor());
+        if after.available_minor < cfg.low_float_minor && before >= cfg.low_float_minor {
+            let message = Message::LowFloat {
+                available: Money::from_minor(after.available_minor, currency),
+            };
+            rows.push(NewOutboxRow::new(
+                msisdn,
+                &message,
+                cfg.default_language,
+                Some(r.txn_id.0),
+                now,
+                cfg,
+            ));
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_names_and_numbers() {
+        assert_eq!(mask_name("John Doe"), "JOHN D***");
+        assert_eq!(mask_name("  amina   wanjiru njeri "), "AMINA N***");
+        assert_eq!(mask_name("Cher"), "CHER***");
+        assert_eq!(mask_name(""), "***");
+        assert_eq!(mask_number("+254712345678", Id::KE), "0712***678");
+        assert_eq!(mask_number("+256772123456", Id::KE), "+256***456");
+    }
+}

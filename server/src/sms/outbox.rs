@@ -1,0 +1,244 @@
+//! The outbox table: claim due messages, record what the provider said, take delivery reports.
+//!
+//! A claim sets `status = 'sending'` and a lease (`claimed_until`). A dispatcher that dies holding
+//! a claim simply lets the lease run out; the message is claimed again and re-sent. That is the one
+//! case where a message can go twice: the crash fell between the provider's accept and our record.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde::Serialize;
+
+use crate::sms::notify::{NewOutboxRow, NotifyConfig};
+use crate::sms::templates::{Language, Message};
+use crate::store::db::{write_transaction, AnyConnection};
+use crate::store::schema::sms_outbox;
+use crate::store::StoreError;
+use crate::with_conn;
+use mkoba_ledger::Timestamp;
+
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName, Serialize)]
+#[diesel(table_name = sms_outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub recipient: String,
+    pub body: String,
+    pub template: String,
+    pub language: String,
+    pub transaction_id: Option<i64>,
+    pub promotional: bool,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub claimed_until: Option<i64>,
+    pub deadline_at: i64,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub segments: i32,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+}
+
+/// Queues one message outside a ledger batch (welcome, PIN reset, replies to inbound SMS).
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    cfg: &NotifyConfig,
+    recipient: &str,
+    message: &Message,
+    language: Language,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let row = NewOutboxRow::new(recipient, message, language, None, now, cfg);
+    with_conn!(conn, |c| diesel::insert_into(sms_outbox::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Claims up to `limit` messages that are due (or whose claim lapsed) until `lease_until`.
+pub fn claim_due(
+    conn: &mut AnyConnection,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    match conn {
+        AnyConnection::Postgres(c) => {
+            // SKIP LOCKED lets several dispatchers claim disjoint rows without waiting on each other.
+            let rows = diesel::sql_query(
+                "UPDATE sms_outbox SET status = 'sending', claimed_until = $1 \
+                 WHERE id IN (SELECT id FROM sms_outbox \
+                   WHERE (status = 'queued' AND next_attempt_at <= $2) \
+                      OR (status = 'sending' AND claimed_until < $2) \
+                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 RETURNING *",
+            )
+            .bind::<BigInt, _>(lease_until)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load::<OutboxRow>(c)?;
+            Ok(rows)
+        }
+        AnyConnection::Sqlite(_) => write_transaction(conn, |conn| {
+            // BEGIN IMMEDIATE holds the database's write lock: no other process can claim meanwhile.
+            let due = sms_outbox::status
+                .eq("queued")
+                .and(sms_outbox::next_attempt_at.le(now))
+                .or(sms_outbox::status
+                    .eq("sending")
+                    .and(sms_outbox::claimed_until.lt(now)));
+            let ids: Vec<i64> = with_conn!(&mut *conn, |c| sms_outbox::table
+                .filter(due)
+                .order(sms_outbox::next_attempt_at)
+                .limit(limit)
+                .select(sms_outbox::id)
+                .load(c))?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            with_conn!(&mut *conn, |c| diesel::update(
+                sms_outbox::table.filter(sms_outbox::id.eq_any(&ids))
+            )
+            .set((
+                sms_outbox::status.eq("sending"),
+                sms_outbox::claimed_until.eq(Some(lease_until))
+            ))
+            .execute(c))?;
+            Ok(with_conn!(&mut *conn, |c| sms_outbox::table
+                .filter(sms_outbox::id.eq_any(&ids))
+                .order(sms_outbox::next_attempt_at)
+                .select(OutboxRow::as_select())
+                .load(c))?)
+        }),
+    }
+}
+
+/// What became of one attempt, to be written back to the row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Sent {
+        provider: String,
+        provider_message_id: String,
+        delivered: bool,
+    },
+    RetryAt {
+        at: i64,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+fn truncated(error: &str) -> String {
+    error.chars().take(500).collect()
+}
+
+pub fn record(
+    conn: &mut AnyConnection,
+    id: i64,
+    attempt: &Attempt,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = sms_outbox::table
+        .filter(sms_outbox::id.eq(id))
+        .filter(sms_outbox::status.eq("sending"));
+    with_conn!(conn, |c| match attempt {
+        Attempt::Sent {
+            provider,
+            provider_message_id,
+            delivered,
+        } => diesel::update(row)
+            .set((
+                sms_outbox::status.eq(if *delivered { "delivered" } else { "sent" }),
+                sms_outbox::attempts.eq(sms_outbox::attempts + 1),
+                sms_outbox::provider.eq(Some(provider)),
+                sms_outbox::provider_message_id.eq(Some(provider_message_id)),
+                sms_outbox::sent_at.eq(Some(now)),
+                sms_outbox::delivered_at.eq(if *delivered { Some(now) } else { None }),
+                sms_outbox::claimed_until.eq(None::<i64>),
+            ))
+            .execute(c),
+        Attempt::RetryAt { at, error } => diesel::update(row)
+            .set((
+                sms_outbox::status.eq("queued"),
+                sms_outbox::attempts.eq(sms_outbox::attempts + 1),
+                sms_outbox::next_attempt_at.eq(*at),
+                sms_outbox::last_error.eq(Some(truncated(error))),
+                sms_outbox::claimed_until.eq(None::<i64>),
+            ))
+            .execute(c),
+        Attempt::Failed { error } => diesel::update(row)
+            .set((
+                sms_outbox::status.eq("failed"),
+                sms_outbox::attempts.eq(sms_outbox::attempts + 1),
+                sms_outbox::last_error.eq(Some(truncated(error))),
+                sms_outbox::claimed_until.eq(None::<i64>),
+            ))
+            .execute(c),
+    })?;
+    Ok(())
+}
+
+/// A provider's delivery report. `status` is already mapped to ours (`delivered`,
+/// `undelivered`, `failed`, or `sent` for intermediate states). Returns whether a message matched.
+pub fn delivery_report(
+    conn: &mut AnyConnection,
+    provider: &str,
+    provider_message_id: &str,
+    status: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let row = sms_outbox::table
+        .filter(sms_outbox::provider.eq(provider))
+        .filter(sms_outbox::provider_message_id.eq(provider_message_id))
+        // A late "sent" must not overwrite a final state.
+        .filter(sms_outbox::status.eq_any(["sent", "sending", "queued"]));
+    let delivered_at = if status == "delivered" {
+        Some(now)
+    } else {
+        None
+    };
+    let n = with_conn!(conn, |c| diesel::update(row)
+        .set((
+            sms_outbox::status.eq(status),
+            sms_outbox::delivered_at.eq(delivered_at),
+            sms_outbox::last_error.eq(error.map(truncated)),
+        ))
+        .execute(c))?;
+    Ok(n > 0)
+}
+
+pub fn for_recipient(
+    conn: &mut AnyConnection,
+    recipient: &str,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(with_conn!(conn, |c| sms_outbox::table
+        .filter(sms_outbox::recipient.eq(recipient))
+        .order(sms_outbox::id.desc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(c))?)
+}
+
+#[derive(QueryableByName)]
+struct StatusCount {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Messages per status, for tests, metrics and the operator.
+pub fn counts(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    let rows: Vec<StatusCount> = with_conn!(conn, |c| diesel::sql_query(
+        "SELECT status, COUNT(*) AS n FROM sms_outbox GROUP BY status"
+    )
+    .load(c))?;
+    Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
+}
