@@ -33,6 +33,7 @@ conformance!(
     a_corrupt_row_is_an_error_not_a_missing_one,
     frozen_accounts_cannot_move_money,
     statements_page_through_postings,
+    sends_post_when_their_cancel_window_closes,
 );
 
 fn accepted(outcome: &Outcome) -> &mkoba_ledger::Receipt {
@@ -451,4 +452,56 @@ fn statements_page_through_postings(backend: Backend) {
     );
     let float_lines = reads::statement(&mut env.conn(), float.0, None, 1).unwrap();
     assert_eq!(float_lines[0].amount_minor, -7_000, "outgoing is negative");
+}
+
+fn sends_post_when_their_cancel_window_closes(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    let hold = |minor| {
+        let mut send = env.request(TxnKind::Transfer, alice, bob, minor);
+        send.pending_expiry_seconds = Some(3_600);
+        accepted(&env.run(Command::Submit(send))).txn_id
+    };
+    let kept = hold(10_000);
+    let cancelled = hold(20_000);
+    let void = env.run(Command::VoidPending {
+        idempotency_key: env.next_key(),
+        pending: cancelled,
+        reason: VoidReason::Cancelled,
+    });
+    assert!(matches!(void, Outcome::Accepted(_)));
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(
+        runtime.block_on(env.app.post_closed_sends(100)).unwrap(),
+        0,
+        "the window is still open"
+    );
+    assert_eq!(env.balance(bob), 0);
+    env.clock
+        .advance_seconds(env.app.config.ussd.cancel_window_seconds);
+    assert_eq!(runtime.block_on(env.app.post_closed_sends(100)).unwrap(), 1);
+    assert_eq!(
+        runtime.block_on(env.app.post_closed_sends(100)).unwrap(),
+        0,
+        "posted once"
+    );
+    assert_eq!(
+        env.balance(bob),
+        10_000,
+        "only the send that was not cancelled arrives"
+    );
+    let after = env.run(Command::PostPending {
+        idempotency_key: env.next_key(),
+        pending: kept,
+        amount_minor: None,
+    });
+    assert_eq!(after.rejection(), Some(Rejection::PendingAlreadyPosted));
+    env.assert_reconciles();
 }

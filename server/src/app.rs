@@ -165,6 +165,57 @@ impl App {
         Ok(expired)
     }
 
+    /// Posts customer sends whose cancel window has closed. A pending customer-to-customer
+    /// transfer is, by rule, a send in its cancel window: voided if the sender cancels, posted
+    /// automatically once the window ends. The key derives from the pending transfer, so several
+    /// processes doing this at once post it once.
+    pub async fn post_closed_sends(&self, limit: i64) -> Result<usize, StoreError> {
+        let window_us = self
+            .config
+            .ussd
+            .cancel_window_seconds
+            .saturating_mul(1_000_000);
+        let cutoff = self.clock.now().0.saturating_sub(window_us);
+        let pool = self.pool.clone();
+        let due: Vec<i64> = tokio::task::spawn_blocking(move || -> Result<Vec<i64>, StoreError> {
+            use crate::store::schema::transactions;
+            let mut conn = checkout(&pool)?;
+            Ok(with_conn!(&mut *conn, |c| pending_transfers::table
+                .inner_join(
+                    transactions::table.on(transactions::id.eq(pending_transfers::transaction_id))
+                )
+                .filter(pending_transfers::status.eq("open"))
+                .filter(pending_transfers::kind.eq(mkoba_ledger::TxnKind::Transfer.as_str()))
+                .filter(transactions::created_at.le(cutoff))
+                .order(pending_transfers::transaction_id)
+                .limit(limit)
+                .select(pending_transfers::transaction_id)
+                .load(c))?)
+        })
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))??;
+        let mut posted = 0;
+        for id in due {
+            let command = Command::PostPending {
+                idempotency_key: format!("send-window:{id}"),
+                pending: TxnId(id),
+                amount_minor: None,
+            };
+            match self.writer.submit(command).await? {
+                mkoba_ledger::Outcome::Accepted(_) => posted += 1,
+                mkoba_ledger::Outcome::Replayed(_) => {}
+                // A send that can no longer post (an account frozen meanwhile) waits for its expiry,
+                // which returns the money to the sender.
+                mkoba_ledger::Outcome::Rejected(r) => tracing::warn!(
+                    pending = id,
+                    rejection = r.name(),
+                    "closed send could not post"
+                ),
+            }
+        }
+        Ok(posted)
+    }
+
     /// Starts the SMS outbox dispatcher (in every process; claims keep them from colliding).
     pub fn spawn_dispatcher(&self) {
         Dispatcher::new(
@@ -176,17 +227,20 @@ impl App {
         .spawn();
     }
 
-    /// Runs the expiry sweeper until the process ends.
+    /// Runs the sweepers (closed send windows, expired reservations) until the process ends.
     pub fn spawn_sweeper(self: &Arc<Self>) {
         let app = Arc::clone(self);
         let interval = Duration::from_millis(app.config.ledger.expiry_sweep_interval_ms);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                match app
-                    .sweep_expired(app.config.ledger.expiry_sweep_batch_max)
-                    .await
-                {
+                let limit = app.config.ledger.expiry_sweep_batch_max;
+                match app.post_closed_sends(limit).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(posted = n, "posted sends whose cancel window closed"),
+                    Err(err) => tracing::warn!(error = %err, "posting closed sends failed"),
+                }
+                match app.sweep_expired(limit).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "voided expired pending transfers"),
                     Err(err) => tracing::warn!(error = %err, "expiry sweep failed"),

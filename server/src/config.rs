@@ -50,6 +50,26 @@ pub struct Config {
     pub demo: DemoConfig,
     pub log: LogConfig,
     pub sms: SmsConfig,
+    pub ussd: UssdConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UssdConfig {
+    /// The code customers dial, shown in messages (e.g. `*384#`).
+    pub service_code: String,
+    /// Secret the gateway presents (`?token=` or `X-Gateway-Token`). Empty: generated into
+    /// `<data_dir>/ussd-token`.
+    pub gateway_token: Secret,
+    /// Gateway addresses allowed to call; empty allows any (the token still applies).
+    pub ip_allowlist: Vec<String>,
+    /// How long a send waits before it posts, during which "Cancel last send" voids it.
+    pub cancel_window_seconds: i64,
+    /// How long a withdrawal started on USSD waits for the agent before the money returns.
+    pub withdrawal_expiry_seconds: i64,
+    /// How long an idle session is kept (gateways end sessions after about 180 s).
+    pub session_ttl_seconds: i64,
+    pub invalid_input_max: u32,
 }
 
 /// Which SMS provider sends, and how the outbox dispatcher behaves.
@@ -224,7 +244,7 @@ impl Default for Config {
                 argon2_parallelism: 1,
                 admin_token: Secret::default(),
                 pin_length: 4,
-                pin_attempts_max: 5,
+                pin_attempts_max: 3,
             },
             phone: PhoneConfig {
                 default_country: "KE".into(),
@@ -235,6 +255,15 @@ impl Default for Config {
             log: LogConfig {
                 format: "pretty".into(),
                 filter: "info".into(),
+            },
+            ussd: UssdConfig {
+                service_code: "*384#".into(),
+                gateway_token: Secret::default(),
+                ip_allowlist: Vec::new(),
+                cancel_window_seconds: 25,
+                withdrawal_expiry_seconds: 600,
+                session_ttl_seconds: 300,
+                invalid_input_max: 3,
             },
             sms: SmsConfig {
                 provider: "development".into(),
@@ -407,6 +436,38 @@ impl Config {
             ));
         }
         self.validate_sms()?;
+        let u = &self.ussd;
+        within(
+            "ussd.cancel_window_seconds",
+            u.cancel_window_seconds,
+            0,
+            600,
+        )?;
+        within(
+            "ussd.withdrawal_expiry_seconds",
+            u.withdrawal_expiry_seconds,
+            60,
+            86_400,
+        )?;
+        within("ussd.session_ttl_seconds", u.session_ttl_seconds, 60, 3_600)?;
+        within("ussd.invalid_input_max", u.invalid_input_max, 1, 10)?;
+        within("ussd.ip_allowlist entries", u.ip_allowlist.len(), 0, 256)?;
+        for ip in &u.ip_allowlist {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(format!("ussd.ip_allowlist: {ip:?} is not an IP address"));
+            }
+        }
+        if !u.gateway_token.is_empty() && u.gateway_token.expose().len() < 24 {
+            return Err("ussd.gateway_token must be at least 24 characters".into());
+        }
+        if u.service_code.is_empty() || u.service_code.len() > 20 {
+            return Err("ussd.service_code must be 1 to 20 characters".into());
+        }
+        if u.cancel_window_seconds >= self.ledger.rules.pending.expiry_max_seconds {
+            return Err(
+                "ussd.cancel_window_seconds must be shorter than the pending expiry maximum".into(),
+            );
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err("log.format must be json or pretty".into());
         }

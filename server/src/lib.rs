@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod phone;
+pub mod pin;
 pub mod secrets;
 pub mod sms;
 pub mod store;

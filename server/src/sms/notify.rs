@@ -98,7 +98,9 @@ impl NewOutboxRow {
 
 /// `JOHN D***`: enough for the sender to recognise the recipient, not enough to harvest names.
 pub fn mask_name(name: &str) -> String {
-    let clean = mkoba_ussd::gsm::sanitize(name).to_uppercase();
+    // Uppercase first: uppercasing a sanitized name could bring back letters outside GSM-7
+    // (à is GSM-7, À is not).
+    let clean = mkoba_ussd::gsm::sanitize(&name.to_uppercase());
     let words: Vec<&str> = clean.split_whitespace().collect();
     match words.as_slice() {
         [] => "***".into(),
@@ -365,6 +367,15 @@ mod tests {
         assert_eq!(mask_name("  amina   wanjiru njeri "), "AMINA N***");
         assert_eq!(mask_name("Cher"), "CHER***");
         assert_eq!(mask_name(""), "***");
+        for name in [
+            "Adèle Müller",
+            "Ìfẹ́olúwa Òkè",
+            "Zoë Ñúñez",
+            "Ùrsula Àlvarez",
+        ] {
+            let masked = mask_name(name);
+            assert!(mkoba_ussd::gsm::is_gsm7(&masked), "{name} -> {masked}");
+        }
         assert_eq!(mask_number("+254712345678", Id::KE), "0712***678");
         assert_eq!(mask_number("+256772123456", Id::KE), "+256***456");
     }

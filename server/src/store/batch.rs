@@ -17,7 +17,7 @@ use mkoba_ledger::{
 };
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
-use crate::store::db::{write_transaction, AnyConnection};
+use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
 use crate::store::schema::{accounts, pending_transfers, postings, transactions};
 use crate::store::StoreError;
@@ -113,7 +113,11 @@ fn allocate_ids(conn: &mut AnyConnection, count: usize) -> Result<Vec<TxnId>, St
     }
 }
 
-fn lock_pendings(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PendingRow>, StoreError> {
+fn lock_pendings(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    lock: Lock,
+) -> Result<Vec<PendingRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -123,25 +127,31 @@ fn lock_pendings(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<PendingRow
             .order(pending_transfers::transaction_id)
     };
     Ok(match conn {
-        AnyConnection::Postgres(c) => query()
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
             .for_update()
             .select(PendingRow::as_select())
             .load(c)?,
+        AnyConnection::Postgres(c) => query().select(PendingRow::as_select()).load(c)?,
         AnyConnection::Sqlite(c) => query().select(PendingRow::as_select()).load(c)?,
     })
 }
 
-fn lock_accounts(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<AccountRow>, StoreError> {
+fn lock_accounts(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    lock: Lock,
+) -> Result<Vec<AccountRow>, StoreError> {
     let query = || {
         accounts::table
             .filter(accounts::id.eq_any(ids))
             .order(accounts::id)
     };
     Ok(match conn {
-        AnyConnection::Postgres(c) => query()
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
             .for_update()
             .select(AccountRow::as_select())
             .load(c)?,
+        AnyConnection::Postgres(c) => query().select(AccountRow::as_select()).load(c)?,
         AnyConnection::Sqlite(c) => query().select(AccountRow::as_select()).load(c)?,
     })
 }
@@ -149,8 +159,9 @@ fn lock_accounts(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<AccountRow
 fn load_pendings(
     conn: &mut AnyConnection,
     ids: &[i64],
+    lock: Lock,
 ) -> Result<BTreeMap<TxnId, PendingState>, StoreError> {
-    let rows = lock_pendings(conn, ids)?;
+    let rows = lock_pendings(conn, ids, lock)?;
     let found: Vec<i64> = rows.iter().map(|r| r.transaction_id).collect();
     let reserved: Vec<PostingRow> = with_conn!(conn, |c| postings::table
         .filter(postings::transaction_id.eq_any(&found))
@@ -240,6 +251,78 @@ fn load_prior_keys(
         .collect()
 }
 
+/// Whether loading a batch's rows takes PostgreSQL row locks (SQLite's write lock is taken by the
+/// transaction itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lock {
+    ForUpdate,
+    None,
+}
+
+/// Loads (and, for a real batch, locks) everything `commands` may read.
+fn load_state(
+    conn: &mut AnyConnection,
+    ctx: &LedgerContext,
+    commands: &[Command],
+    lock: Lock,
+) -> Result<BatchState, StoreError> {
+    let pending_ids: BTreeSet<i64> = commands
+        .iter()
+        .filter_map(Command::pending_ref)
+        .map(|t| t.0)
+        .collect();
+    let original_ids: BTreeSet<i64> = commands
+        .iter()
+        .filter_map(Command::original_ref)
+        .map(|t| t.0)
+        .collect();
+    let pending_ids: Vec<i64> = pending_ids.into_iter().collect();
+    let original_ids: Vec<i64> = original_ids.into_iter().collect();
+    let pendings = load_pendings(conn, &pending_ids, lock)?;
+    let originals = load_originals(conn, &original_ids)?;
+
+    let mut account_ids: BTreeSet<AccountId> =
+        commands.iter().flat_map(Command::named_accounts).collect();
+    account_ids.extend(pendings.values().flat_map(|p| [p.debit, p.credit]));
+    account_ids.extend(originals.values().flat_map(|o| [o.payer, o.payee]));
+    account_ids.extend(ctx.fee_revenue.values());
+    let links = ctx.commission_links(conn, &account_ids)?;
+    account_ids.extend(links);
+    let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
+    let accounts = lock_accounts(conn, &ids, lock)?
+        .iter()
+        .map(|row| row.to_state().map(|s| (s.id, s)))
+        .collect::<Result<BTreeMap<AccountId, AccountState>, StoreError>>()?;
+    let keys: Vec<&str> = commands.iter().map(Command::idempotency_key).collect();
+    let prior_keys = load_prior_keys(conn, &keys)?;
+    Ok(BatchState {
+        accounts,
+        pendings,
+        originals,
+        prior_keys,
+        fee_revenue: ctx.fee_revenue.clone(),
+    })
+}
+
+/// What `command` would do now, without doing it: the real rules on a consistent snapshot, so a
+/// quote (fee, limits, funds) says exactly what the ledger will say, barring changes meanwhile.
+pub fn dry_run(
+    conn: &mut AnyConnection,
+    ctx: &LedgerContext,
+    now: Timestamp,
+    command: &Command,
+) -> Result<Outcome, StoreError> {
+    snapshot_transaction(conn, |conn| {
+        let commands = std::slice::from_ref(command);
+        let state = load_state(conn, ctx, commands, Lock::None)?;
+        let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
+        let outcome = batch.apply(command, TxnId(0));
+        // Nothing is written; finishing still asserts the batch's invariants.
+        let _ = batch.finish();
+        Ok(outcome)
+    })
+}
+
 /// Applies `commands` as one batch in one database transaction and returns each one's outcome.
 /// `notify[i]` says whether command `i`, if accepted, confirms to its parties by SMS; those
 /// messages enter the outbox in the same transaction. An `Err` means nothing was written; the
@@ -252,45 +335,8 @@ pub fn run_batch(
     notify: &[bool],
 ) -> Result<Vec<Outcome>, StoreError> {
     write_transaction(conn, |conn| {
-        let pending_ids: BTreeSet<i64> = commands
-            .iter()
-            .filter_map(Command::pending_ref)
-            .map(|t| t.0)
-            .collect();
-        let original_ids: BTreeSet<i64> = commands
-            .iter()
-            .filter_map(Command::original_ref)
-            .map(|t| t.0)
-            .collect();
-        let pending_ids: Vec<i64> = pending_ids.into_iter().collect();
-        let original_ids: Vec<i64> = original_ids.into_iter().collect();
-        let pendings = load_pendings(conn, &pending_ids)?;
-        let originals = load_originals(conn, &original_ids)?;
-
-        let mut account_ids: BTreeSet<AccountId> =
-            commands.iter().flat_map(Command::named_accounts).collect();
-        account_ids.extend(pendings.values().flat_map(|p| [p.debit, p.credit]));
-        account_ids.extend(originals.values().flat_map(|o| [o.payer, o.payee]));
-        account_ids.extend(ctx.fee_revenue.values());
-        let links = ctx.commission_links(conn, &account_ids)?;
-        account_ids.extend(links);
-        let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
-        let accounts = lock_accounts(conn, &ids)?
-            .iter()
-            .map(|row| row.to_state().map(|s| (s.id, s)))
-            .collect::<Result<BTreeMap<AccountId, AccountState>, StoreError>>()?;
-
-        let keys: Vec<&str> = commands.iter().map(Command::idempotency_key).collect();
-        let prior_keys = load_prior_keys(conn, &keys)?;
+        let state = load_state(conn, ctx, commands, Lock::ForUpdate)?;
         let txn_ids = allocate_ids(conn, commands.len())?;
-
-        let state = BatchState {
-            accounts,
-            pendings,
-            originals,
-            prior_keys,
-            fee_revenue: ctx.fee_revenue.clone(),
-        };
         let before: BTreeMap<AccountId, i64> = state
             .accounts
             .iter()

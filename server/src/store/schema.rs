@@ -90,6 +90,21 @@ diesel::table! {
         id_document -> Nullable<Text>,
         created_at -> BigInt,
         sms_promotions_opt_out -> Bool,
+        pin_locked -> Bool,
+    }
+}
+
+diesel::table! {
+    ussd_sessions (id) {
+        id -> Text,
+        msisdn -> Text,
+        state -> Text,
+        last_path -> Text,
+        last_reply -> Text,
+        last_end -> Bool,
+        hops -> Integer,
+        updated_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -168,4 +183,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     merchants,
     products,
     sms_outbox,
+    ussd_sessions,
 );

@@ -31,7 +31,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         HintNumber => "Numéro invalide.",
         HintNotCustomer => "Ce numéro n'est pas sur mkoba.",
         HintAmount => "Montant invalide.",
-        HintWrongPin => "PIN incorrect, {count} essais restants.",
+        HintWrongPin => "PIN incorrect, reste {count} essais.",
         HintAgent => "Agent inconnu.",
         HintTill => "Numéro de boutique invalide.",
         HintMerchant => "Marchand inconnu.",
@@ -52,7 +52,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
 
         SendRecipient => "Entrez le numéro",
         SendAmount => "Envoi à {name}\nEntrez le montant ({currency})",
-        SendConfirm => "Envoyer {amount} à {name}, frais {fee}. Entrez le PIN pour confirmer",
+        SendConfirm => "Envoyer {amount} à {name}, frais {fee}. Confirmez avec le PIN",
         SendDone => "{amount} envoyés à {name}. Code {code}. Frais {fee}.",
         CancelHint => "Erreur? Annulez sous {seconds}s dans Mon compte.",
         BalanceLine => "Solde {balance}.",
@@ -60,7 +60,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         WithdrawAgent => "Entrez le numéro de l'agent",
         WithdrawTill => "Entrez le numéro de boutique",
         WithdrawAmount => "Retrait chez {name}\nEntrez le montant ({currency})",
-        WithdrawConfirm => "Retirer {amount} chez {name}, frais {fee}. Entrez le PIN pour confirmer",
+        WithdrawConfirm => "Retirer {amount} chez {name}, frais {fee}. Confirmez avec le PIN",
         WithdrawDone => {
             "Retrait de {amount} chez {name} en attente. Montrez le code {code} à l'agent."
         }
@@ -68,7 +68,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         AirtimeNumber => "Entrez le numéro à recharger",
         AirtimeAmount => "Crédit pour {name}\nEntrez le montant ({currency})",
         YourPhone => "votre téléphone",
-        AirtimeConfirm => "Crédit de {amount} pour {name}, frais {fee}. Entrez le PIN pour confirmer",
+        AirtimeConfirm => "Crédit de {amount} pour {name}, frais {fee}. Confirmez avec le PIN",
         AirtimeDone => "Crédit de {amount} acheté pour {name}. Code {code}.",
 
         BuyTitle => "Acheter",
@@ -83,15 +83,15 @@ pub(super) fn text(msg: Msg) -> &'static str {
         CatSoftware => "Logiciels",
         ProductLine => "{item} {amount}",
         ProductsEmpty => "Rien en vente ici pour l'instant.",
-        ProductConfirm => "Acheter {item} pour {amount}. Entrez le PIN pour confirmer",
+        ProductConfirm => "Acheter {item} pour {amount}. Confirmez avec le PIN",
         ProductDone => "{item} acheté pour {amount}. Code {code}. Envoi par SMS.",
 
         PayCode => "Entrez le code du marchand",
         PayReference => "Payer {name}\nEntrez le numéro de compte",
         PayAmount => "Payer {name}\nEntrez le montant ({currency})",
-        PayConfirm => "Payer {amount} à {name}, frais {fee}. Entrez le PIN pour confirmer",
+        PayConfirm => "Payer {amount} à {name}, frais {fee}. Confirmez avec le PIN",
         PayConfirmRef => {
-            "Payer {amount} à {name} compte {reference}, frais {fee}. Entrez le PIN pour confirmer"
+            "Payer {amount} à {name} compte {reference}, frais {fee}. Confirmez avec le PIN"
         }
         PayDone => "{amount} payés à {name}. Code {code}.",
 
@@ -146,7 +146,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         ReverseTitle => "Quel envoi retourner?",
         ReverseLine => "{amount} à {name} {date}",
         ReverseEmpty => "Aucun envoi récent à retourner.",
-        ReverseConfirm => "Retourner {amount} envoyé à {name} le {date}? Entrez le PIN pour confirmer",
+        ReverseConfirm => "Retourner {amount} envoyé à {name} le {date}? Confirmez avec le PIN",
         ReverseDone => "Retourné. {amount} est revenu sur votre compte. Code {code}.",
 
         PinLocked => "Votre PIN est bloqué. Allez chez un agent mkoba avec votre pièce d'identité.",

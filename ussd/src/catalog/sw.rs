@@ -31,7 +31,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         HintNumber => "Nambari ya simu si sahihi.",
         HintNotCustomer => "Nambari hiyo haiko kwenye mkoba.",
         HintAmount => "Kiasi si sahihi.",
-        HintWrongPin => "PIN si sahihi. Majaribio {count} yamebaki.",
+        HintWrongPin => "PIN si sahihi, zimebaki {count}.",
         HintAgent => "Nambari ya wakala haijulikani.",
         HintTill => "Nambari ya duka si sahihi.",
         HintMerchant => "Nambari ya biashara haijulikani.",

@@ -12,9 +12,11 @@
 //!    cuts the customer off abruptly.
 //! 2. If [`UssdRequest::released`], the customer left: drop the stored session and answer with
 //!    an ending response (gateways ignore its text).
-//! 3. Find the stored session by `(dialect name, session_id)`. Without one, start the engine.
-//!    With one, work out the latest input with [`UssdRequest::latest_input`], passing the path
-//!    stored after the previous hop (see there), and hand it to the engine.
+//! 3. Find the stored session by `(dialect name, session_id)`. If the request
+//!    [`UssdRequest::is_new`] or nothing is stored, start the engine. Otherwise, if
+//!    [`UssdRequest::repeats`] the previous hop, resend the previous answer; else work out the
+//!    latest input with [`UssdRequest::latest_input`], passing the path stored after the
+//!    previous hop, and hand it to the engine.
 //! 4. Store [`UssdRequest::path`] (if any) with the session, and answer [`Dialect::render`].
 
 mod africastalking;

@@ -9,6 +9,8 @@
 /// Customer, recipient, agent and merchant names and counterparty labels, in GSM-7 septets after
 /// sanitizing. Masked names (`JOHN D***`) are well within.
 pub const NAME_LEN_MAX: usize = 30;
+/// The customer's first name in the main menu's greeting.
+pub const GREETING_LEN_MAX: usize = 12;
 /// Product names in catalog lists.
 pub const PRODUCT_NAME_LEN_MAX: usize = 24;
 /// Transaction codes (the ledger's are 10 characters).
@@ -32,7 +34,7 @@ pub const ATTEMPTS_SHOWN_MAX: u32 = 9;
 
 /// Items kept from a list the server returns; the rest are ignored. Lists live in the session
 /// state between hops, so they are kept short.
-pub const APPROVALS_MAX: usize = 20;
+pub const APPROVALS_MAX: usize = 10;
 pub const STATEMENT_ENTRIES_MAX: usize = 10;
 pub const RECENT_SENDS_MAX: usize = 5;
 /// Most catalog items asked for at once, and most items on one screen (one digit to choose).

@@ -155,3 +155,75 @@ impl EngineConfig {
         u32::from(self.catalog_page_size.clamp(1, 9))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_only_the_currency_is_required() {
+        let cfg: EngineConfig = serde_json::from_str(r#"{"currency": "KES"}"#).unwrap();
+        assert_eq!(cfg, EngineConfig::new(Currency::KES));
+        assert_eq!(cfg.validate(), Ok(()));
+        assert!(serde_json::from_str::<EngineConfig>("{}").is_err());
+        assert!(serde_json::from_str::<EngineConfig>(r#"{"currency":"KES","pin":4}"#).is_err());
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let base = EngineConfig::new(Currency::UGX);
+        let bad = [
+            EngineConfig {
+                invalid_inputs_max: 0,
+                ..base.clone()
+            },
+            EngineConfig {
+                effects_per_hop_max: 1,
+                ..base.clone()
+            },
+            EngineConfig {
+                pin_length: 3,
+                ..base.clone()
+            },
+            EngineConfig {
+                pin_length: 9,
+                ..base.clone()
+            },
+            EngineConfig {
+                catalog_page_size: 10,
+                ..base.clone()
+            },
+            EngineConfig {
+                cancel_window_seconds: 3_601,
+                ..base.clone()
+            },
+            EngineConfig {
+                terms: String::new(),
+                ..base.clone()
+            },
+            EngineConfig {
+                terms: "x".repeat(31),
+                ..base.clone()
+            },
+            EngineConfig {
+                terms: "a\nb".to_owned(),
+                ..base.clone()
+            },
+            EngineConfig {
+                terms: "ça".to_owned(),
+                ..base.clone()
+            },
+            EngineConfig {
+                digital_categories: Vec::new(),
+                ..base.clone()
+            },
+            EngineConfig {
+                digital_categories: vec![Category::Song, Category::Song],
+                ..base.clone()
+            },
+        ];
+        for cfg in bad {
+            assert!(cfg.validate().is_err(), "{cfg:?}");
+        }
+    }
+}

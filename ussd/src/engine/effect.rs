@@ -54,32 +54,53 @@ pub enum Effect {
     Register {
         name: String,
         language: Language,
-        pin: String,
+        pin: Pin,
     },
     /// Verify the PIN, then move money. `step_key` is the ledger idempotency key to use: it is
     /// the same for a repeated hop, so a gateway retry cannot pay twice. Answers: `Done`,
     /// `WrongPin`, `PinLocked`, `Rejected`.
     Execute {
         action: MoneyAction,
-        pin: String,
+        pin: Pin,
         step_key: String,
     },
     /// Verify the PIN and read the wallet's available balance. Answers: `Balance`, `WrongPin`,
     /// `PinLocked`.
-    Balance { pin: String },
+    Balance { pin: Pin },
     /// Verify the PIN and read the last transactions (the server chooses how many, up to
     /// `bounds::STATEMENT_ENTRIES_MAX`; the engine pages them). Answers: `Statement`,
     /// `WrongPin`, `PinLocked`.
-    MiniStatement { pin: String },
+    MiniStatement { pin: Pin },
     /// Verify the PIN and read the customer's tier limits. Answers: `Limits`, `WrongPin`,
     /// `PinLocked`.
-    Limits { pin: String },
+    Limits { pin: Pin },
     /// Verify `old` and set `new` (already checked here: format, not weak, entered twice,
     /// different from `old`); clear the must-change flag. Answers: `PinChanged`, `WrongPin`,
     /// `PinLocked`.
-    ChangePin { old: String, new: String },
+    ChangePin { old: Pin, new: Pin },
     /// Store the customer's language. Answers: `LanguageSet`.
     SetLanguage { language: Language },
+}
+
+/// A PIN on its way to the server's check. `Debug` never shows it, so logging an effect never
+/// logs a PIN; the server reads it with [`Pin::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn new(pin: impl Into<String>) -> Pin {
+        Pin(pin.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(***)")
+    }
 }
 
 /// Who or what a quoted transaction pays.

@@ -27,7 +27,19 @@
 //! * State is stored only once a hop ends on a screen; never store it mid-hop (while
 //!   [`SessionState::is_awaiting`]). If an input arrives for state left awaiting, the engine
 //!   forgets the lost effect and handles the input.
-//! * Every screen is GSM-7 and at most 178 septets (182 with a `CON `/`END ` prefix).
+//! * An ended state answers any later event with its last screen and asks for nothing, so a
+//!   gateway repeating the last hop gets the same answer if the server keeps it a little.
+//! * Money moves only through [`Effect::Execute`], whose `step_key`
+//!   (`ussd:{session_key}:{n}:{action}`) is the ledger idempotency key: `n` counts the money
+//!   movements already answered in the session (a wrong PIN does not count), so a repeated hop
+//!   replays the same key and cannot pay twice, while a later payment gets a new one.
+//! * Africa's Talking sends every input so far: store `UssdRequest::path` with the state and
+//!   pass `UssdRequest::latest_input(stored_path)` here; when `UssdRequest::repeats` says the
+//!   gateway is repeating a hop, resend the stored screen instead. A session that arrives with
+//!   inputs already (a dial shortcut such as `*384*44135*1#`) can be started and then fed the
+//!   segments of `UssdRequest::full_path` one by one.
+//! * Every screen is GSM-7 and at most 178 septets (182 with a `CON `/`END ` prefix); the data
+//!   the server passes in is cut to the bounds in [`bounds`].
 
 pub mod bounds;
 mod config;
@@ -42,7 +54,7 @@ mod tests;
 pub use config::{ConfigError, EngineConfig};
 pub use effect::{
     ApprovalKind, ApprovalRequest, Category, Counterparty, Effect, EffectResult, LimitsInfo,
-    MoneyAction, Product, Quote, Receipt, SentItem, StatementEntry,
+    MoneyAction, Pin, Product, Quote, Receipt, SentItem, StatementEntry,
 };
 pub use state::{SessionState, StateError, HISTORY_MAX, STATE_VERSION};
 
@@ -107,7 +119,8 @@ pub fn start(session_key: &str, profile: &Profile, cfg: &EngineConfig) -> Turn {
             must_change_pin,
         } => {
             let clean = gsm::sanitize_field(name, bounds::NAME_LEN_MAX);
-            let first = clean.split(' ').next().unwrap_or_default().to_owned();
+            let first = clean.split(' ').next().unwrap_or_default();
+            let first = gsm::sanitize_field(first, bounds::GREETING_LEN_MAX);
             (*language, true, first, *pin_locked, *must_change_pin)
         }
         Profile::Unregistered => (cfg.default_language, false, String::new(), false, false),
@@ -162,9 +175,9 @@ fn on_input(state: SessionState, input: &str, cfg: &EngineConfig) -> Turn {
         let next = Next::Invalid(cx.t(Msg::HintInvalid));
         return apply(state, next, cfg);
     }
-    let next = if input == "00" && !state.forced_pin_change {
+    let next = if input == view::HOME && !state.forced_pin_change {
         Next::Home(None)
-    } else if input == "0" && !state.history.is_empty() {
+    } else if input == view::BACK && !state.history.is_empty() {
         Next::Back
     } else {
         journey::input(&state.step, input, &cx)

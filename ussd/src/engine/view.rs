@@ -7,6 +7,11 @@ use super::config::EngineConfig;
 use crate::catalog::{self, Language, Msg, Slot};
 use crate::gsm::{self, BODY_MAX};
 
+/// What customers type to navigate (labelled by `Msg::NavBack`, `NavHome`, `NavMore`).
+pub(crate) const BACK: &str = "0";
+pub(crate) const HOME: &str = "00";
+pub(crate) const MORE: &str = "98";
+
 /// What a journey needs to draw a screen or build an effect.
 pub(crate) struct Cx<'a> {
     pub lang: Language,

@@ -71,7 +71,7 @@ pub(crate) fn input(s: &ApprovalStep, input: &str, cx: &Cx<'_>) -> Next {
     match s {
         ApprovalStep::List { items, offset } => {
             let page = list_page(items, *offset, cx);
-            if input == "98" && page.more {
+            if input == view::MORE && page.more {
                 return go(ApprovalStep::List {
                     items: items.clone(),
                     offset: offset + page.shown,

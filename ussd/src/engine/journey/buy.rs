@@ -141,8 +141,8 @@ pub(crate) fn input(s: &BuyStep, input: &str, cx: &Cx<'_>) -> Next {
             skip,
             more,
         } => {
-            let page = products_page(s, cx);
-            if input == "98" && page.more {
+            let page = products_page(*category, items, *skip, *more, cx);
+            if input == view::MORE && page.more {
                 let next_skip = skip.saturating_add(page.shown);
                 if next_skip < items.len() {
                     return go(BuyStep::Products {
@@ -250,17 +250,13 @@ fn category_name(c: Category) -> Msg {
     }
 }
 
-fn products_page(s: &BuyStep, cx: &Cx<'_>) -> view::Page {
-    let BuyStep::Products {
-        category,
-        items,
-        skip,
-        more,
-        ..
-    } = s
-    else {
-        return view::page(cx, "", &[], 0, false, true);
-    };
+fn products_page(
+    category: Category,
+    items: &[Product],
+    skip: usize,
+    more: bool,
+    cx: &Cx<'_>,
+) -> view::Page {
     let lines: Vec<String> = items
         .iter()
         .map(|p| {
@@ -271,14 +267,7 @@ fn products_page(s: &BuyStep, cx: &Cx<'_>) -> view::Page {
             )
         })
         .collect();
-    view::page(
-        cx,
-        &cx.t(category_name(*category)),
-        &lines,
-        *skip,
-        *more,
-        true,
-    )
+    view::page(cx, &cx.t(category_name(category)), &lines, skip, more, true)
 }
 
 pub(crate) fn render(s: &BuyStep, cx: &Cx<'_>) -> Body {
@@ -302,7 +291,13 @@ pub(crate) fn render(s: &BuyStep, cx: &Cx<'_>) -> Body {
             let names: Vec<Msg> = categories(cx).into_iter().map(category_name).collect();
             view::menu(cx, Some(cx.t(Msg::CategoriesTitle)), &names)
         }
-        BuyStep::Products { .. } => products_page(s, cx).text,
+        BuyStep::Products {
+            category,
+            items,
+            skip,
+            more,
+            ..
+        } => products_page(*category, items, *skip, *more, cx).text,
         BuyStep::ProductConfirm { product } => cx.tf(
             Msg::ProductConfirm,
             &[

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{pin_failure, Next};
 use crate::catalog::{Msg, Slot};
 use crate::engine::bounds::CODE_LEN_MAX;
-use crate::engine::effect::{Effect, EffectResult, MoneyAction, Receipt};
+use crate::engine::effect::{Effect, EffectResult, MoneyAction, Pin, Receipt};
 use crate::engine::state::Wait;
 use crate::engine::view::{self, Cx};
 use crate::gsm::BODY_MAX;
@@ -25,7 +25,7 @@ pub(crate) enum Done {
 }
 
 /// Asks the server to check `pin` and move the money.
-pub(crate) fn ask(action: MoneyAction, pin: String, done: Done, cx: &Cx<'_>) -> Next {
+pub(crate) fn ask(action: MoneyAction, pin: Pin, done: Done, cx: &Cx<'_>) -> Next {
     let step_key = cx.step_key(tag(&action));
     Next::Ask(
         Effect::Execute {

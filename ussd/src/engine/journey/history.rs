@@ -49,7 +49,7 @@ pub(crate) fn input(s: &HistoryStep, input: &str, cx: &Cx<'_>) -> Next {
         },
         HistoryStep::Statement { entries, offset } => {
             let page = statement_page(entries, *offset, cx);
-            if input == "98" && page.more {
+            if input == view::MORE && page.more {
                 go(HistoryStep::Statement {
                     entries: entries.clone(),
                     offset: offset + page.shown,
@@ -60,7 +60,7 @@ pub(crate) fn input(s: &HistoryStep, input: &str, cx: &Cx<'_>) -> Next {
         }
         HistoryStep::Recent { items, offset } => {
             let page = recent_page(items, *offset, cx);
-            if input == "98" && page.more {
+            if input == view::MORE && page.more {
                 return go(HistoryStep::Recent {
                     items: items.clone(),
                     offset: offset + page.shown,

@@ -13,7 +13,7 @@ pub(crate) mod register;
 pub(crate) mod send;
 pub(crate) mod withdraw;
 
-use super::effect::{Effect, EffectResult};
+use super::effect::{Effect, EffectResult, Pin};
 use super::state::{Step, Wait};
 use super::view::{Body, Cx};
 use crate::catalog::{Language, Msg, Slot};
@@ -132,9 +132,9 @@ pub(crate) fn pin_failure(answer: &EffectResult, cx: &Cx<'_>) -> Next {
 }
 
 /// A typed PIN in the configured format, or the hint to show.
-pub(crate) fn typed_pin(input: &str, cx: &Cx<'_>) -> Result<String, String> {
+pub(crate) fn typed_pin(input: &str, cx: &Cx<'_>) -> Result<Pin, String> {
     if pin::well_formed(input, cx.cfg.pin_len()) {
-        Ok(input.to_owned())
+        Ok(Pin::new(input))
     } else {
         Err(cx.tf(Msg::HintPinDigits, &[(Slot::Digits, &cx.digits())]))
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::account::{AccountStep, AccountWait};
 use super::{pin_failure, typed_pin, unavailable, Change, Next};
 use crate::catalog::{Msg, Slot};
-use crate::engine::effect::{Effect, EffectResult};
+use crate::engine::effect::{Effect, EffectResult, Pin};
 use crate::engine::state::{PinDraft, Step, Wait};
 use crate::engine::view::{Body, Cx};
 
@@ -51,10 +51,10 @@ pub(crate) fn is_weak(pin: &str) -> bool {
 /// A new PIN the customer typed, or the hint to show.
 pub(crate) fn check_new(input: &str, cx: &Cx<'_>) -> Result<PinDraft, String> {
     let pin = typed_pin(input, cx)?;
-    if is_weak(&pin) {
+    if is_weak(pin.expose()) {
         return Err(cx.t(Msg::HintPinWeak));
     }
-    Ok(PinDraft(pin))
+    Ok(PinDraft(pin.expose().to_owned()))
 }
 
 fn step(s: PinStep) -> Step {
@@ -72,11 +72,13 @@ pub(crate) fn input(s: &PinStep, input: &str, cx: &Cx<'_>) -> Next {
         }
         PinStep::Again { .. } => Next::Redo(step(PinStep::New), cx.t(Msg::HintPinMismatch)),
         PinStep::Current { new } => match typed_pin(input, cx) {
-            Ok(old) if old == new.0 => Next::Redo(step(PinStep::New), cx.t(Msg::HintPinSame)),
+            Ok(old) if old.expose() == new.0 => {
+                Next::Redo(step(PinStep::New), cx.t(Msg::HintPinSame))
+            }
             Ok(old) => Next::Ask(
                 Effect::ChangePin {
                     old,
-                    new: new.0.clone(),
+                    new: Pin::new(new.0.clone()),
                 },
                 Wait::Account(AccountWait::ChangePin),
             ),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{invalid_choice, pin, unavailable, Change, Next};
 use crate::catalog::{Language, Msg, Slot};
 use crate::engine::bounds::{NAME_LEN_MAX, REGISTER_NAME_LEN_MIN, TERMS_LEN_MAX};
-use crate::engine::effect::{Effect, EffectResult};
+use crate::engine::effect::{Effect, EffectResult, Pin};
 use crate::engine::state::{PinDraft, Step, Wait};
 use crate::engine::view::{self, Body, Cx};
 use crate::gsm;
@@ -65,7 +65,7 @@ pub(crate) fn input(s: &RegStep, input: &str, cx: &Cx<'_>) -> Next {
                 Effect::Register {
                     name: name.clone(),
                     language: cx.lang,
-                    pin: pin.0.clone(),
+                    pin: Pin::new(pin.0.clone()),
                 },
                 Wait::Register(RegWait::Register { name: name.clone() }),
             ),

@@ -1,4 +1,4 @@
-//! The hop budgets, counted: dialling is hop 1.
+//! The hop budgets, counted (dialling is hop 1), and every journey in every language.
 
 use super::*;
 
@@ -52,5 +52,29 @@ fn the_budgets_hold_in_every_language() {
                 Some(Effect::Execute { .. } | Effect::Balance { .. })
             ));
         }
+    }
+}
+
+/// Every journey, in every language: it ends where English ends, every screen within bounds.
+#[test]
+fn every_journey_in_every_language() {
+    for script in super::screens::scripts() {
+        let mut ends = Vec::new();
+        for lang in Language::ALL {
+            let mut s = script.session(lang, World::typical());
+            s.run(&script.inputs);
+            assert!(
+                s.ended || !script.ends,
+                "{} in {lang:?} did not end: {}",
+                script.name,
+                s.screen
+            );
+            ends.push((s.ended, s.world.log.len()));
+        }
+        assert!(
+            ends.windows(2).all(|w| w[0] == w[1]),
+            "{}: {ends:?}",
+            script.name
+        );
     }
 }

@@ -64,7 +64,8 @@ fn send_money() {
             amount: kes(10_000)
         }
     );
-    assert_eq!(pin, PIN);
+    assert_eq!(pin.expose(), PIN);
+    assert_eq!(format!("{pin:?}"), "Pin(***)");
     assert_eq!(step_key, "ussd:africastalking:ATUid_test:0:send");
 }
 

@@ -6,6 +6,7 @@ mod hops;
 mod journeys;
 mod navigation;
 mod screens;
+mod worlds;
 
 use mkoba_ledger::{Currency, Money, Rejection, Tier, TxnKind};
 
@@ -20,6 +21,8 @@ pub(crate) struct World {
     pub currency: Currency,
     pub pin: String,
     pub attempts_left: u32,
+    /// The calling customer's name, as the server passes it in `Profile`.
+    pub customer_name: String,
     pub recipient_name: String,
     pub agent_name: String,
     pub merchant_name: String,
@@ -57,6 +60,7 @@ impl World {
             currency: Currency::KES,
             pin: PIN.to_owned(),
             attempts_left: 2,
+            customer_name: "Amina Njeri".to_owned(),
             recipient_name: "JOHN D***".to_owned(),
             agent_name: "Mama Mboga Shop".to_owned(),
             merchant_name: "Safari Airtime & Data".to_owned(),
@@ -244,7 +248,7 @@ impl World {
             Effect::ListRecentSends => EffectResult::RecentSends(self.recent.clone()),
             Effect::Register { .. } => EffectResult::Registered,
             Effect::Execute { action, pin, .. } => {
-                if let Some(failure) = self.pin_check(pin) {
+                if let Some(failure) = self.pin_check(pin.expose()) {
                     return failure;
                 }
                 if let Some(r) = self.execute_rejection {
@@ -260,19 +264,22 @@ impl World {
                 };
                 self.receipt(amount)
             }
-            Effect::Balance { pin } => self.pin_check(pin).unwrap_or(EffectResult::Balance {
-                available: self.balance,
-            }),
+            Effect::Balance { pin } => {
+                self.pin_check(pin.expose())
+                    .unwrap_or(EffectResult::Balance {
+                        available: self.balance,
+                    })
+            }
             Effect::MiniStatement { pin } => self
-                .pin_check(pin)
+                .pin_check(pin.expose())
                 .unwrap_or(EffectResult::Statement(self.statement.clone())),
             Effect::Limits { pin } => self
-                .pin_check(pin)
+                .pin_check(pin.expose())
                 .unwrap_or(EffectResult::Limits(self.limits.clone())),
-            Effect::ChangePin { old, new } => match self.pin_check(old) {
+            Effect::ChangePin { old, new } => match self.pin_check(old.expose()) {
                 Some(failure) => failure,
                 None => {
-                    self.pin = new.clone();
+                    self.pin = new.expose().to_owned();
                     EffectResult::PinChanged
                 }
             },

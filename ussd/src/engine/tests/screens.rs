@@ -5,6 +5,7 @@
 
 use proptest::prelude::*;
 
+use super::worlds::{big_world, worst_world};
 use super::*;
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub(crate) struct Script {
     pub name: &'static str,
     pub who: Who,
     pub till: bool,
+    /// The merchant wants an account number.
+    pub reference: bool,
     pub inputs: Vec<&'static str>,
     /// Ends with the typical world.
     pub ends: bool,
@@ -29,14 +32,20 @@ impl Script {
         self.session_with(lang, world, config())
     }
 
-    pub fn session_with(&self, lang: Language, world: World, mut cfg: EngineConfig) -> Session {
+    pub fn session_with(&self, lang: Language, mut world: World, mut cfg: EngineConfig) -> Session {
         cfg.withdraw_asks_till = self.till;
+        world.needs_reference |= self.reference;
         cfg.default_language = lang;
         let profile = match self.who {
-            Who::Registered => registered(lang),
+            Who::Registered => Profile::Registered {
+                name: world.customer_name.clone(),
+                language: lang,
+                pin_locked: false,
+                must_change_pin: false,
+            },
             Who::Unregistered => Profile::Unregistered,
             Who::MustChangePin => Profile::Registered {
-                name: "Amina Njeri".to_owned(),
+                name: world.customer_name.clone(),
                 language: lang,
                 pin_locked: false,
                 must_change_pin: true,
@@ -51,6 +60,7 @@ pub(crate) fn scripts() -> Vec<Script> {
         name,
         who: Who::Registered,
         till: false,
+        reference: false,
         inputs: inputs.to_vec(),
         ends: true,
     };
@@ -66,6 +76,13 @@ pub(crate) fn scripts() -> Vec<Script> {
         s("data bundle", &["4", "2", "1", PIN]),
         s("digital item", &["4", "3", "2", "98", "1", PIN]),
         s("pay merchant", &["5", "M001", "100", PIN]),
+        Script {
+            reference: true,
+            ..s(
+                "pay for an account",
+                &["5", "M002", "ACC/2024-0000001", "100", PIN],
+            )
+        },
         s("balance", &["6", PIN]),
         s("approve", &["7", "1", "1", PIN]),
         s("decline", &["7", "2", "2", PIN]),
@@ -91,80 +108,20 @@ pub(crate) fn scripts() -> Vec<Script> {
 
 /// Inputs tried at every point of every journey, each from a copy of the session: wrong in
 /// every way a customer can be, plus navigation.
-const DETOURS: [&str; 9] = ["x", "5555", "12", "98", "0", "00", "9", "", "0799999999"];
-
-/// Characters for generated names: plain, GSM-7 extension (two septets each), accented
-/// letters to transliterate, and things to drop.
-const NAME_CHARS: &[char] = &[
-    'A', 'M', 'W', 'z', ' ', '€', '{', '|', 'é', 'ê', 'Ç', 'ç', 'ñ', 'Ω', '😀', '\n', '…', '-',
+const DETOURS: [&str; 12] = [
+    "x",
+    "5555",
+    "12",
+    "98",
+    "0",
+    "00",
+    "9",
+    "",
+    "0799999999",
+    "0700000000",
+    "AG404",
+    "M404",
 ];
-
-fn text(min: usize, max: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(NAME_CHARS), min..=max)
-        .prop_map(|chars| chars.into_iter().collect())
-}
-
-fn money() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        Just(bounds::MONEY_MINOR_MAX),
-        Just(1_i64),
-        1..=bounds::MONEY_MINOR_MAX,
-    ]
-}
-
-prop_compose! {
-    /// The largest data the server may send, and more.
-    fn big_world()(
-        currency in prop::sample::select(&Currency::ALL[..]),
-        names in prop::collection::vec(prop_oneof![3 => text(20, 60), 1 => "[A-Z]{30,40}"], 8),
-        amounts in prop::collection::vec(money(), 6),
-        code in "[A-Z2-9]{10,16}",
-        date in "[0-9/]{5,8}",
-        attempts_left in 0_u32..200,
-        statement_len in 0_usize..14,
-        products_len in 0_usize..12,
-    ) -> World {
-        let m = |i: usize| Money::from_minor(amounts[i % amounts.len()], currency);
-        let name = |i: usize| names[i % names.len()].clone();
-        let mut world = World::typical();
-        world.currency = currency;
-        world.attempts_left = attempts_left;
-        world.recipient_name = name(0);
-        world.agent_name = name(1);
-        world.merchant_name = name(2);
-        world.fee = m(0);
-        world.balance = m(1);
-        world.code = code.clone();
-        world.products = (0..products_len)
-            .map(|i| Product { id: format!("p{i}"), name: name(i + 3), price: m(i) })
-            .collect();
-        for (i, a) in world.approvals.iter_mut().enumerate() {
-            a.counterparty = name(i + 4);
-            a.amount = m(i + 2);
-            a.fee = m(i + 3);
-        }
-        world.statement = (0..statement_len)
-            .map(|i| StatementEntry {
-                date: date.clone(),
-                kind: TxnKind::ALL[i % TxnKind::ALL.len()],
-                incoming: i % 2 == 0,
-                amount: m(i),
-                counterparty: name(i),
-            })
-            .collect();
-        world.recent = (0..6)
-            .map(|i| SentItem { code: code.chars().take(12).collect(), to_label: name(i), amount: m(i), date: date.clone() })
-            .collect();
-        world.limits = LimitsInfo {
-            tier: Tier::Tier2,
-            per_transaction: m(0),
-            daily: m(1),
-            daily_left: m(2),
-            balance_max: m(3),
-        };
-        world
-    }
-}
 
 /// The amount a customer would type for the largest amount in `currency`.
 fn max_amount_text(currency: Currency) -> &'static str {
@@ -182,6 +139,9 @@ fn long_config(currency: Currency) -> EngineConfig {
     cfg
 }
 
+/// A name at the registration bound.
+const LONGEST_NAME: &str = "Wanjiru Wambui Wairimu Njeriii";
+
 /// Runs `script` in `lang`, trying every detour at every point.
 fn walk(script: &Script, lang: Language, world: &World) {
     let cfg = long_config(world.currency);
@@ -194,11 +154,24 @@ fn walk(script: &Script, lang: Language, world: &World) {
         }
         let input = match *input {
             "100" | "500" | "50" => max_amount_text(world.currency),
+            "Amina Njeri" => LONGEST_NAME,
             other => other,
         };
         s.send(input);
         if s.ended {
             break;
+        }
+    }
+}
+
+#[test]
+fn every_screen_fits_in_the_worst_case() {
+    for currency in Currency::ALL {
+        let world = worst_world(currency);
+        for script in scripts() {
+            for lang in Language::ALL {
+                walk(&script, lang, &world);
+            }
         }
     }
 }
@@ -289,6 +262,7 @@ proptest! {
             name: "random",
             who: [Who::Registered, Who::Unregistered, Who::MustChangePin][who].clone(),
             till: who == 1,
+            reference: false,
             inputs: Vec::new(),
             ends: false,
         };

@@ -1,0 +1,2 @@
+ALTER TABLE customers DROP COLUMN pin_locked;
+DROP TABLE ussd_sessions;
