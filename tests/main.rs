@@ -14,3 +14,4 @@ mod migrations;
 mod sms;
 mod store;
 mod support;
+mod ussd;

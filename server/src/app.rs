@@ -37,6 +37,8 @@ pub struct App {
     pub system: BTreeMap<Currency, SystemAccounts>,
     pub notify: NotifyConfig,
     pub sms: Arc<Provider>,
+    pub ussd_engine: mkoba_ussd::engine::EngineConfig,
+    pub ussd_token: Secret,
 }
 
 impl App {
@@ -75,7 +77,8 @@ impl App {
         let notify = NotifyConfig {
             low_float_minor: config.sms.low_float_minor,
             utc_offset_seconds: config.ledger.rules.utc_offset_seconds,
-            default_language: Language::parse(&config.sms.default_language).unwrap_or(Language::En),
+            default_language: Language::from_code(&config.sms.default_language)
+                .unwrap_or(Language::En),
             deadline_seconds: config.sms.deadline_seconds,
             country,
         };
@@ -113,6 +116,13 @@ impl App {
         };
         let sms =
             Arc::new(Provider::from_config(&config.sms, callback).map_err(anyhow::Error::msg)?);
+        let ussd_engine = crate::ussd::engine_config(&config).map_err(anyhow::Error::msg)?;
+        let ussd_token = local_secret(
+            &config.data_dir,
+            "ussd-token",
+            &config.ussd.gateway_token,
+            32,
+        )?;
         let app = App {
             config,
             url,
@@ -126,6 +136,8 @@ impl App {
             system,
             notify,
             sms,
+            ussd_engine,
+            ussd_token,
         };
         Ok((Arc::new(app), threads))
     }
@@ -239,6 +251,14 @@ impl App {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(posted = n, "posted sends whose cancel window closed"),
                     Err(err) => tracing::warn!(error = %err, "posting closed sends failed"),
+                }
+                let (pool, now) = (app.pool.clone(), app.clock.now().0);
+                let purged = tokio::task::spawn_blocking(move || {
+                    crate::ussd::session::purge_expired(&mut *checkout(&pool)?, now)
+                })
+                .await;
+                if let Ok(Err(err)) = purged {
+                    tracing::warn!(error = %err, "purging expired USSD sessions failed");
                 }
                 match app.sweep_expired(limit).await {
                     Ok(0) => {}

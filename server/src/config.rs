@@ -70,6 +70,8 @@ pub struct UssdConfig {
     /// How long an idle session is kept (gateways end sessions after about 180 s).
     pub session_ttl_seconds: i64,
     pub invalid_input_max: u32,
+    /// The operator-owned merchant that sells airtime.
+    pub airtime_merchant: String,
 }
 
 /// Which SMS provider sends, and how the outbox dispatcher behaves.
@@ -264,6 +266,7 @@ impl Default for Config {
                 withdrawal_expiry_seconds: 600,
                 session_ttl_seconds: 300,
                 invalid_input_max: 3,
+                airtime_merchant: "M001".into(),
             },
             sms: SmsConfig {
                 provider: "development".into(),

@@ -11,3 +11,4 @@ pub mod secrets;
 pub mod sms;
 pub mod store;
 pub mod telemetry;
+pub mod ussd;

@@ -79,7 +79,7 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
         .select((customers::pin_failures, customers::pin_locked))
         .first(c))?;
     if locked {
-        let language = Language::parse(&language).unwrap_or(app.notify.default_language);
+        let language = Language::from_code(&language).unwrap_or(app.notify.default_language);
         outbox::enqueue(
             &mut conn,
             &app.notify,

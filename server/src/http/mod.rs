@@ -55,6 +55,7 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .service(health::readyz)
             .configure(ledger_api::routes)
             .configure(sms_api::routes)
+            .configure(crate::ussd::routes)
             .default_service(web::to(|| async {
                 HttpResponse::NotFound()
                     .json(serde_json::json!({ "error": "not_found", "message": "No such route." }))

@@ -156,7 +156,7 @@ fn answer_inbound(
     let customer = parties::customer_profile(&mut conn, from.as_str())?;
     let language = customer
         .as_ref()
-        .and_then(|c| Language::parse(&c.language))
+        .and_then(|c| Language::from_code(&c.language))
         .or(keyword_language)
         .unwrap_or(app.notify.default_language);
     let offset = app.notify.utc_offset_seconds;

@@ -158,7 +158,7 @@ fn load_parties(
         ))
         .load(c))?;
     for (account, msisdn, name, language) in rows {
-        let language = Language::parse(&language).unwrap_or(default_language);
+        let language = Language::from_code(&language).unwrap_or(default_language);
         parties.insert(
             AccountId(account),
             Party::Customer {

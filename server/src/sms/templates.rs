@@ -8,33 +8,8 @@
 
 use mkoba_ledger::Money;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Language {
-    En,
-    Sw,
-    Fr,
-}
-
-impl Language {
-    pub const ALL: [Language; 3] = [Language::En, Language::Sw, Language::Fr];
-
-    pub fn parse(code: &str) -> Option<Language> {
-        match code {
-            "en" => Some(Language::En),
-            "sw" => Some(Language::Sw),
-            "fr" => Some(Language::Fr),
-            _ => None,
-        }
-    }
-
-    pub const fn code(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Sw => "sw",
-            Language::Fr => "fr",
-        }
-    }
-}
+/// One language list for every channel: the customer's choice drives USSD and SMS alike.
+pub use mkoba_ussd::catalog::Language;
 
 /// A money confirmation: who, how much, what it cost, where the balance stands.
 #[derive(Clone, Debug)]

@@ -459,3 +459,70 @@ pub fn set_promotions_opt_out(
         .execute(c))?;
     Ok(())
 }
+
+pub fn agent_name(conn: &mut AnyConnection, code: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_conn!(conn, |c| agents::table
+        .filter(agents::code.eq(code))
+        .select(agents::name)
+        .first(c)
+        .optional())?)
+}
+
+pub fn merchant_name(conn: &mut AnyConnection, code: &str) -> Result<Option<String>, StoreError> {
+    Ok(with_conn!(conn, |c| merchants::table
+        .filter(merchants::code.eq(code))
+        .select(merchants::name)
+        .first(c)
+        .optional())?)
+}
+
+pub fn customer_name_by_wallet(
+    conn: &mut AnyConnection,
+    wallet: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(with_conn!(conn, |c| customers::table
+        .filter(customers::wallet_account_id.eq(wallet))
+        .select(customers::name)
+        .first(c)
+        .optional())?)
+}
+
+/// Sets a new PIN hash, clearing wrong-try counts, the lock and the must-change flag.
+pub fn set_pin(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+    pin_hash: &str,
+) -> Result<(), StoreError> {
+    with_conn!(conn, |c| diesel::update(customers::table.find(customer_id))
+        .set((
+            customers::pin_hash.eq(Some(pin_hash)),
+            customers::pin_failures.eq(0),
+            customers::pin_locked.eq(false),
+            customers::pin_must_change.eq(false),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// An active product's merchant account, name and price.
+pub fn product_for_sale(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(AccountId, String, i64)>, StoreError> {
+    let row: Option<(i64, String, i64)> = with_conn!(conn, |c| products::table
+        .inner_join(merchants::table)
+        .filter(products::id.eq(id))
+        .filter(products::active.eq(true))
+        .select((merchants::account_id, products::name, products::price_minor))
+        .first(c)
+        .optional())?;
+    Ok(row.map(|(account, name, price)| (AccountId(account), name, price)))
+}
+
+/// Whether a customer's PIN is locked or must be changed, for the USSD profile.
+pub fn pin_flags(conn: &mut AnyConnection, customer_id: i64) -> Result<(bool, bool), StoreError> {
+    Ok(with_conn!(conn, |c| customers::table
+        .find(customer_id)
+        .select((customers::pin_locked, customers::pin_must_change))
+        .first(c))?)
+}

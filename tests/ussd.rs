@@ -1,0 +1,436 @@
+//! USSD end to end: what gateways really send, over HTTP, against the real server and ledger.
+
+use mkoba::store::Backend;
+use mkoba_ledger::{Tier, TxnKind};
+use serde_json::{json, Value};
+
+use crate::http_api::{spawn_with, Running};
+
+const GATEWAY_TOKEN: &str = "test-ussd-gateway-token-0123456789";
+const PIN: &str = "4821";
+
+fn server(backend: Backend) -> Running {
+    spawn_with(backend, |c| {
+        c.ussd.gateway_token = mkoba::config::Secret::new(GATEWAY_TOKEN.into())
+    })
+}
+
+/// Posts raw bytes to a USSD endpoint; returns (HTTP status, body).
+fn post_raw(s: &Running, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    s.runtime.block_on(async {
+        let res = s
+            .client
+            .post(format!("{}{path}", s.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    })
+}
+
+/// An Africa's Talking session: every hop carries the whole input path joined by `*`.
+struct At<'a> {
+    s: &'a Running,
+    session: String,
+    phone: String,
+    path: Vec<String>,
+    hops: usize,
+}
+
+impl<'a> At<'a> {
+    fn dial(s: &'a Running, phone: &str, session: &str) -> (At<'a>, String) {
+        let mut at = At {
+            s,
+            session: session.into(),
+            phone: phone.into(),
+            path: Vec::new(),
+            hops: 0,
+        };
+        let screen = at.post();
+        (at, screen)
+    }
+
+    fn post(&mut self) -> String {
+        self.hops += 1;
+        let form = serde_urlencoded::to_string([
+            ("sessionId", self.session.as_str()),
+            ("serviceCode", "*384*44135#"),
+            ("phoneNumber", self.phone.as_str()),
+            ("networkCode", "63902"),
+            ("text", &self.path.join("*")),
+        ])
+        .unwrap();
+        assert!(
+            form.contains("%2B254"),
+            "phone numbers arrive URL-encoded as %2B: {form}"
+        );
+        let (status, body) = post_raw(
+            self.s,
+            &format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            "application/x-www-form-urlencoded",
+            form.into_bytes(),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.starts_with("CON ") || body.starts_with("END "),
+            "{body}"
+        );
+        assert!(body.chars().count() <= 182, "screen too long: {body}");
+        body
+    }
+
+    fn send(&mut self, input: &str) -> String {
+        self.path.push(input.into());
+        self.post()
+    }
+
+    /// The gateway repeats the last hop (a retry after a timeout).
+    fn repeat(&mut self) -> String {
+        self.post()
+    }
+}
+
+fn available(s: &Running, account: mkoba_ledger::AccountId) -> i64 {
+    s.env.available(account)
+}
+
+fn customer_wallet(s: &Running, msisdn: &str) -> mkoba_ledger::AccountId {
+    mkoba::store::parties::customer_by_msisdn(&mut s.env.conn(), msisdn)
+        .unwrap()
+        .expect("registered")
+        .2
+}
+
+fn sms_to(s: &Running, msisdn: &str) -> Vec<String> {
+    mkoba::sms::outbox::for_recipient(&mut s.env.conn(), msisdn, 50)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.template)
+        .collect()
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Sqlite) })* }
+        mod postgres { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Postgres) })* }
+    };
+}
+
+both_backends!(
+    a_customer_registers_sends_cancels_withdraws_and_checks,
+    three_wrong_pins_lock_the_wallet
+);
+
+fn a_customer_registers_sends_cancels_withdraws_and_checks(backend: Backend) {
+    let s = server(backend);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let bob = s.env.customer("+254700100002", Tier::Tier1);
+    let jane = "+254700200001";
+
+    // Register: language, name, PIN twice, terms.
+    let (mut at, screen) = At::dial(&s, jane, "ATUid_reg");
+    assert!(screen.starts_with("CON Welcome to mkoba"), "{screen}");
+    assert!(at.send("1").contains("Enter your full name"));
+    assert!(at.send("Jane Wanjiku").contains("Create a 4-digit PIN"));
+    assert!(
+        at.send("1234").contains("too easy to guess"),
+        "weak PINs are refused"
+    );
+    assert!(at.send(PIN).contains("Enter the PIN again"));
+    assert!(at.send(PIN).contains("accept the terms"));
+    let done = at.send("1");
+    assert!(done.starts_with("END Welcome Jane Wanjiku!"), "{done}");
+    let wallet = customer_wallet(&s, jane);
+    assert!(sms_to(&s, jane).contains(&"welcome".to_owned()));
+
+    // Cash-in at an agent (the operator's API stands in for the portal).
+    s.env.submit(TxnKind::Deposit, float, wallet, 500_000);
+
+    // Send in five hops counting the dial; the confirmation asks for the PIN.
+    let (mut at, menu) = At::dial(&s, jane, "ATUid_send1");
+    assert!(menu.starts_with("CON Hi Jane"), "{menu}");
+    assert!(at.send("1").contains("Enter phone number"));
+    let amount_screen = at.send("0700100002");
+    assert!(
+        amount_screen.contains("TEST C***"),
+        "the recipient's masked name: {amount_screen}"
+    );
+    let confirm = at.send("1000");
+    assert!(
+        confirm.contains("Send KES 1,000.00 to TEST C***, fee 13.00. Enter PIN"),
+        "{confirm}"
+    );
+    let sent = at.send(PIN);
+    assert!(
+        sent.starts_with("END Sent KES 1,000.00 to TEST C***"),
+        "{sent}"
+    );
+    assert_eq!(at.hops, 5);
+    assert_eq!(
+        available(&s, wallet),
+        500_000 - 100_000 - 1_300,
+        "held during the cancel window"
+    );
+    assert_eq!(s.env.balance(bob), 0);
+
+    // The gateway repeats the PIN hop: same answer, no second payment.
+    assert_eq!(at.repeat(), sent);
+    assert_eq!(available(&s, wallet), 500_000 - 100_000 - 1_300);
+
+    // Cancel last send, from My account.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_cancel");
+    assert!(at.send("8").contains("Cancel last send"));
+    assert!(at.send("5").contains("Enter PIN to cancel"));
+    let cancelled = at.send(PIN);
+    assert!(
+        cancelled.starts_with("END Cancelled. KES 1,000.00 is back"),
+        "{cancelled}"
+    );
+    assert_eq!(available(&s, wallet), 500_000);
+
+    // Send again; once the window closes it posts.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_send2");
+    at.send("1");
+    at.send("0700100002");
+    at.send("200");
+    assert!(at.send(PIN).starts_with("END Sent KES 200.00"));
+    s.env
+        .clock
+        .advance_seconds(s.env.app.config.ussd.cancel_window_seconds);
+    assert_eq!(
+        s.runtime
+            .block_on(s.env.app.post_closed_sends(100))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.env.balance(bob), 20_000);
+    assert!(sms_to(&s, "+254700100002").contains(&"received".to_owned()));
+
+    // Withdraw at an agent: held until the agent pays out.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_withdraw");
+    assert!(at.send("2").contains("Enter agent number"));
+    assert!(at.send("AG1").contains("Withdraw at Test Agent"));
+    let confirm = at.send("500");
+    assert!(
+        confirm.contains("Withdraw KES 500.00 at Test Agent, fee 29.00"),
+        "{confirm}"
+    );
+    let withdrawn = at.send(PIN);
+    assert!(withdrawn.starts_with("END "), "{withdrawn}");
+    assert_eq!(
+        available(&s, wallet),
+        500_000 - 20_000 - 700 - 50_000 - 2_900
+    );
+
+    // Balance in three hops.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_balance");
+    assert!(at.send("6").contains("Enter PIN to see your balance"));
+    let balance = at.send(PIN);
+    assert!(
+        balance.starts_with("END Your balance is KES 4,264.00"),
+        "{balance}"
+    );
+    assert_eq!(at.hops, 3);
+
+    // Mini statement.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_statement");
+    at.send("8");
+    assert!(at.send("1").contains("Enter PIN to see your statement"));
+    let statement = at.send(PIN);
+    assert!(
+        statement.contains("Last transactions") && statement.contains("Deposit"),
+        "{statement}"
+    );
+    s.env.assert_reconciles();
+}
+
+fn three_wrong_pins_lock_the_wallet(backend: Backend) {
+    let s = server(backend);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let jane = "+254700200001";
+    let (mut at, _) = At::dial(&s, jane, "ATUid_r");
+    for input in ["1", "Jane Wanjiku", PIN, PIN, "1"] {
+        at.send(input);
+    }
+    let wallet = customer_wallet(&s, jane);
+    s.env.submit(TxnKind::Deposit, float, wallet, 100_000);
+
+    // Wrong PINs count across sessions, not just within one.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_w1");
+    at.send("6");
+    assert!(at.send("1111").contains("Wrong PIN. 2 tries left."));
+    let (mut at, _) = At::dial(&s, jane, "ATUid_w2");
+    at.send("6");
+    assert!(at.send("2222").contains("Wrong PIN. 1 tries left."));
+    let locked = at.send("3333");
+    assert!(locked.starts_with("END "), "{locked}");
+    let (at, screen) = At::dial(&s, jane, "ATUid_w3");
+    assert!(
+        screen.starts_with("END ") && screen.contains("agent"),
+        "a locked wallet is sent to an agent: {screen}"
+    );
+    assert_eq!(at.hops, 1);
+    // Even the right PIN does nothing now, until an agent resets it.
+    let customer = mkoba::store::parties::customer_profile(&mut s.env.conn(), jane)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        mkoba::pin::verify_blocking(&s.env.app, customer.id, PIN).unwrap(),
+        mkoba::pin::PinCheck::Locked
+    );
+    assert!(sms_to(&s, jane).contains(&"pin_locked".to_owned()));
+    assert_eq!(available(&s, wallet), 100_000);
+}
+
+fn json_hop(s: &Running, dialect: &str, body: Value) -> Value {
+    let (status, text) = post_raw(
+        s,
+        &format!("/ussd/{dialect}?token={GATEWAY_TOKEN}"),
+        "application/json",
+        body.to_string().into_bytes(),
+    );
+    assert_eq!(status, 200);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{dialect} answered non-JSON {text:?}: {e}"))
+}
+
+#[test]
+fn hubtel_and_arkesel_reach_the_balance() {
+    let s = server(Backend::Sqlite);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let wallet = s.env.customer("+233246912184", Tier::Tier1);
+    s.env.submit(TxnKind::Deposit, float, wallet, 123_400);
+    let hash = s.env.app.hasher.hash(PIN).unwrap();
+    let customer = mkoba::store::parties::customer_profile(&mut s.env.conn(), "+233246912184")
+        .unwrap()
+        .unwrap();
+    mkoba::store::parties::set_pin(&mut s.env.conn(), customer.id, &hash).unwrap();
+
+    let hubtel = |kind: &str, message: &str, seq: u32, state: &str| {
+        json_hop(
+            &s,
+            "hubtel",
+            json!({ "Sequence": seq.to_string(), "Type": kind, "Message": message, "ServiceCode": "714",
+            "Operator": "mtn", "ClientState": state, "Mobile": "233246912184", "SessionId": "8d44-hubtel" }),
+        )
+    };
+    let first = hubtel("initiation", "*714#", 1, "");
+    assert_eq!(first["Type"], "Response", "{first}");
+    assert!(first["Message"].as_str().unwrap().contains("My balance"));
+    let state = first["ClientState"].as_str().unwrap_or("").to_owned();
+    let pin = hubtel("response", "6", 2, &state);
+    assert!(
+        pin["Message"].as_str().unwrap().contains("Enter PIN"),
+        "{pin}"
+    );
+    let balance = hubtel(
+        "response",
+        PIN,
+        3,
+        pin["ClientState"].as_str().unwrap_or(""),
+    );
+    assert_eq!(balance["Type"], "Release");
+    assert!(
+        balance["Message"].as_str().unwrap().contains("1,234.00"),
+        "{balance}"
+    );
+
+    let arkesel = |new: bool, data: &str| {
+        json_hop(
+            &s,
+            "arkesel",
+            json!({ "sessionID": "ark-1", "userID": "mkoba", "newSession": new,
+            "msisdn": "233246912184", "userData": data, "network": "MTN" }),
+        )
+    };
+    let menu = arkesel(true, "*714#");
+    assert_eq!(menu["continueSession"], true);
+    assert_eq!(menu["msisdn"], "233246912184");
+    assert!(arkesel(false, "6")["message"]
+        .as_str()
+        .unwrap()
+        .contains("Enter PIN"));
+    let balance = arkesel(false, PIN);
+    assert_eq!(balance["continueSession"], false);
+    assert!(
+        balance["message"].as_str().unwrap().contains("1,234.00"),
+        "{balance}"
+    );
+}
+
+#[test]
+fn garbage_in_always_gets_a_well_formed_end() {
+    let s = server(Backend::Sqlite);
+    let form = "application/x-www-form-urlencoded";
+    let huge = vec![b'a'; 200_000];
+    let cases: Vec<(String, &str, Vec<u8>)> = vec![
+        (
+            format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            form,
+            vec![0xff, 0xfe, 0x00, 0x13],
+        ),
+        (
+            format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            form,
+            huge.clone(),
+        ),
+        (
+            format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            form,
+            b"text=1*2".to_vec(),
+        ),
+        (
+            format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            "application/json",
+            b"{}".to_vec(),
+        ),
+        (
+            format!("/ussd/africastalking?token={GATEWAY_TOKEN}"),
+            form,
+            b"sessionId=x&phoneNumber=not-a-number&text=".to_vec(),
+        ),
+        (
+            "/ussd/africastalking?token=wrong".to_owned(),
+            form,
+            b"sessionId=x&phoneNumber=%2B254700100001&text=".to_vec(),
+        ),
+        (
+            format!("/ussd/hubtel?token={GATEWAY_TOKEN}"),
+            "application/json",
+            b"[1,2,3]".to_vec(),
+        ),
+        (
+            format!("/ussd/hubtel?token={GATEWAY_TOKEN}"),
+            "text/plain",
+            b"hello".to_vec(),
+        ),
+        (
+            format!("/ussd/arkesel?token={GATEWAY_TOKEN}"),
+            "application/json",
+            huge,
+        ),
+        (
+            format!("/ussd/arkesel?token={GATEWAY_TOKEN}"),
+            "application/json",
+            br#"{"sessionID":5}"#.to_vec(),
+        ),
+        (
+            format!("/ussd/nosuchgateway?token={GATEWAY_TOKEN}"),
+            form,
+            b"x".to_vec(),
+        ),
+    ];
+    for (path, content_type, body) in cases {
+        let (status, text) = post_raw(&s, &path, content_type, body);
+        assert_eq!(
+            status, 200,
+            "{path}: a gateway must never see an error status ({text})"
+        );
+        let ended = text.starts_with("END ")
+            || serde_json::from_str::<Value>(&text)
+                .is_ok_and(|v| v["Type"] == "Release" || v["continueSession"] == false);
+        assert!(ended, "{path}: {text}");
+    }
+}
