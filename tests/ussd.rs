@@ -120,7 +120,8 @@ macro_rules! both_backends {
 
 both_backends!(
     a_customer_registers_sends_cancels_withdraws_and_checks,
-    three_wrong_pins_lock_the_wallet
+    three_wrong_pins_lock_the_wallet,
+    buying_paying_account_settings_reversal_and_approvals,
 );
 
 fn a_customer_registers_sends_cancels_withdraws_and_checks(backend: Backend) {
@@ -433,4 +434,161 @@ fn garbage_in_always_gets_a_well_formed_end() {
                 .is_ok_and(|v| v["Type"] == "Release" || v["continueSession"] == false);
         assert!(ended, "{path}: {text}");
     }
+}
+
+fn buying_paying_account_settings_reversal_and_approvals(backend: Backend) {
+    use mkoba::store::parties;
+    let s = server(backend);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let bob = s.env.customer("+254700100002", Tier::Tier1);
+    let airtime = parties::create_merchant(
+        &mut s.env.conn(),
+        "M001",
+        "Safari Airtime",
+        mkoba_ledger::Currency::KES,
+    )
+    .unwrap();
+    let news = parties::create_merchant(
+        &mut s.env.conn(),
+        "M002",
+        "Habari Daily",
+        mkoba_ledger::Currency::KES,
+    )
+    .unwrap();
+    let product = parties::NewProduct {
+        merchant_id: news.merchant_id,
+        sku: "ART-1",
+        name: "Today's article",
+        category: "article",
+        price_minor: 5,
+        currency: mkoba_ledger::Currency::KES,
+    };
+    parties::create_product(&mut s.env.conn(), &product).unwrap();
+    let jane = "+254700200001";
+    let (mut at, _) = At::dial(&s, jane, "ATUid_reg");
+    for input in ["1", "Jane Wanjiku", PIN, PIN, "1"] {
+        at.send(input);
+    }
+    let wallet = customer_wallet(&s, jane);
+    s.env.submit(TxnKind::Deposit, float, wallet, 500_000);
+
+    // Airtime for oneself in four hops.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_air");
+    assert!(at.send("3").contains("Enter amount"));
+    let confirm = at.send("50");
+    assert!(
+        confirm.contains("Buy KES 50.00 airtime for your phone"),
+        "{confirm}"
+    );
+    assert!(at.send(PIN).starts_with("END Bought KES 50.00 airtime"));
+    assert_eq!(at.hops, 4);
+    assert_eq!(
+        s.env.balance(airtime.account),
+        5_000 - 25,
+        "the merchant is paid, less its 0.5%"
+    );
+
+    // A one-cent-sized digital item from the catalog.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_art");
+    at.send("4");
+    let categories = at.send("3");
+    assert!(categories.contains("1 Articles"), "{categories}");
+    let products = at.send("1");
+    assert!(
+        products.contains("Today's article") && products.contains("0.05"),
+        "{products}"
+    );
+    assert!(at.send("1").contains("Enter PIN"));
+    assert!(at
+        .send(PIN)
+        .starts_with("END Bought Today's article for KES 0.05"));
+    assert_eq!(s.env.balance(news.account), 5);
+
+    // Pay a merchant by code.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_pay");
+    assert!(at.send("5").contains("Enter merchant code"));
+    assert!(at.send("M002").contains("Pay Habari Daily"));
+    assert!(at.send("120").contains("Enter PIN"));
+    assert!(at
+        .send(PIN)
+        .starts_with("END Paid KES 120.00 to Habari Daily"));
+
+    // Limits and tier.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_lim");
+    at.send("8");
+    assert!(at.send("4").contains("Enter PIN to see your limits"));
+    let limits = at.send(PIN);
+    assert!(
+        limits.contains("20,000.00") && limits.contains("100,000.00"),
+        "tier 0 limits: {limits}"
+    );
+
+    // Change PIN: new twice, then the current one.
+    let new_pin = "5937";
+    let (mut at, _) = At::dial(&s, jane, "ATUid_chg");
+    at.send("8");
+    assert!(at.send("2").contains("new 4-digit PIN"));
+    assert!(at.send(new_pin).contains("again"));
+    assert!(at.send(new_pin).contains("current PIN"));
+    assert!(at.send(PIN).starts_with("END Your PIN has been changed."));
+
+    // Swahili from now on, on USSD and in SMS.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_lang");
+    at.send("8");
+    at.send("3");
+    at.send("2");
+    let (mut at, menu) = At::dial(&s, jane, "ATUid_sw");
+    assert!(
+        menu.contains("Tuma pesa"),
+        "the menu is in Swahili now: {menu}"
+    );
+    at.send("1");
+    at.send("0700100002");
+    at.send("300");
+    assert!(at.send(new_pin).starts_with("END "), "the new PIN works");
+    s.env
+        .clock
+        .advance_seconds(s.env.app.config.ussd.cancel_window_seconds);
+    s.runtime.block_on(s.env.app.post_closed_sends(10)).unwrap();
+    assert_eq!(s.env.balance(bob), 30_000);
+    let sent_sms = mkoba::sms::outbox::for_recipient(&mut s.env.conn(), jane, 1).unwrap();
+    assert!(
+        sent_sms[0].body.contains("Imethibitishwa"),
+        "SMS in the customer's language: {}",
+        sent_sms[0].body
+    );
+
+    // Reverse that send from My account: it comes back from Bob.
+    let (mut at, _) = At::dial(&s, jane, "ATUid_rev");
+    at.send("8");
+    let list = at.send("6");
+    assert!(list.contains("TEST C***"), "{list}");
+    let confirm = at.send("1");
+    assert!(confirm.contains("PIN"), "{confirm}");
+    let reversed = at.send(new_pin);
+    assert!(reversed.starts_with("END "), "{reversed}");
+    assert_eq!(s.env.balance(bob), 0, "reversed in full: Bob still held it");
+
+    // An agent-started cash-out waits in Approvals until the customer approves it with the PIN.
+    let (status, body) = s.post(
+        "/ops/v1/transactions",
+        json!({ "idempotency_key": "agent-cashout-1", "kind": "withdrawal", "debit_account_id": wallet.0,
+                "credit_account_id": float.0, "amount": "100", "currency": "KES", "pending_expiry_seconds": 600,
+                "metadata": { "approval": "customer", "agent": "AG1" } }),
+    );
+    assert_eq!(status, 201, "{body}");
+    let before = s.env.balance(wallet);
+    let (mut at, _) = At::dial(&s, jane, "ATUid_appr");
+    let waiting = at.send("7");
+    assert!(waiting.contains("Test Agent"), "{waiting}");
+    let detail = at.send("1");
+    assert!(detail.contains("KES 100.00"), "{detail}");
+    assert!(at.send("1").contains("PIN"));
+    assert!(at.send(new_pin).starts_with("END "));
+    assert_eq!(
+        s.env.balance(wallet),
+        before - 10_000 - 1_100,
+        "approved: the withdrawal posted with its fee"
+    );
+    s.env.assert_reconciles();
 }

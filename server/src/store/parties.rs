@@ -526,3 +526,21 @@ pub fn pin_flags(conn: &mut AnyConnection, customer_id: i64) -> Result<(bool, bo
         .select((customers::pin_locked, customers::pin_must_change))
         .first(c))?)
 }
+
+/// The display name of whoever owns an account: agent, merchant or customer (masked elsewhere).
+pub fn owner_name(conn: &mut AnyConnection, account: i64) -> Result<Option<String>, StoreError> {
+    let agent: Option<String> = with_conn!(&mut *conn, |c| agents::table
+        .filter(agents::float_account_id.eq(account))
+        .select(agents::name)
+        .first(c)
+        .optional())?;
+    if agent.is_some() {
+        return Ok(agent);
+    }
+    let merchant: Option<String> = with_conn!(&mut *conn, |c| merchants::table
+        .filter(merchants::account_id.eq(account))
+        .select(merchants::name)
+        .first(c)
+        .optional())?;
+    Ok(merchant)
+}

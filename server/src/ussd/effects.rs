@@ -25,6 +25,12 @@ use crate::store::schema::{customers, pending_transfers, products, transactions}
 use crate::store::{batch, checkout, reads, StoreError};
 use crate::with_conn;
 
+/// Marks a pending transfer that waits for its payer's PIN (an agent-started cash-out, a
+/// merchant's payment request): the channel that creates it puts this in its metadata.
+pub const APPROVAL_MARKER: &str = r#""approval":"customer""#;
+/// Requests listed under Approvals at most.
+const APPROVALS_MAX: i64 = 9;
+
 /// Entries a mini statement reads (the engine pages them).
 const STATEMENT_ENTRIES: i64 = 10;
 /// Recent sends offered for reversal.
@@ -138,9 +144,7 @@ async fn run(app: &Arc<App>, caller: &Caller, effect: Effect) -> Result<EffectRe
             offset,
             limit,
         } => list_catalog(app, category, offset, limit).await,
-        // Agent-started cash-outs and merchant requests arrive with the portal and merchant API;
-        // until then nothing waits for approval.
-        Effect::ListApprovals => Ok(EffectResult::Approvals(Vec::new())),
+        Effect::ListApprovals => approvals(app, caller).await,
         Effect::ListRecentSends => recent_sends(app, caller).await,
         Effect::Register {
             name,
@@ -415,6 +419,57 @@ async fn recent_sends(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, S
     .await
 }
 
+/// Open pending transfers the caller pays that wait for the caller's approval.
+async fn approvals(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, StoreError> {
+    use mkoba_ussd::engine::{ApprovalKind, ApprovalRequest};
+    let Some(customer) = profile(app, &caller.msisdn).await? else {
+        return Ok(EffectResult::Approvals(Vec::new()));
+    };
+    let app2 = Arc::clone(app);
+    blocking(move || {
+        let mut conn = checkout(&app2.pool)?;
+        let rows: Vec<(i64, String, i64, i64, String, i64)> =
+            with_conn!(&mut *conn, |c| pending_transfers::table
+                .inner_join(
+                    transactions::table.on(transactions::id.eq(pending_transfers::transaction_id))
+                )
+                .filter(pending_transfers::debit_account_id.eq(customer.wallet.0))
+                .filter(pending_transfers::status.eq("open"))
+                .filter(transactions::metadata.like(format!("%{APPROVAL_MARKER}%")))
+                .order(pending_transfers::transaction_id)
+                .limit(APPROVALS_MAX)
+                .select((
+                    pending_transfers::transaction_id,
+                    pending_transfers::kind,
+                    pending_transfers::amount_minor,
+                    pending_transfers::credit_account_id,
+                    pending_transfers::currency,
+                    transactions::fee_minor,
+                ))
+                .load(c))?;
+        let mut requests = Vec::new();
+        for (id, kind, amount, credit, currency, fee) in rows {
+            let currency = crate::store::rows::currency(&currency)?;
+            let kind = if kind == TxnKind::Withdrawal.as_str() {
+                ApprovalKind::Withdrawal
+            } else {
+                ApprovalKind::MerchantPayment
+            };
+            let counterparty =
+                parties::owner_name(&mut conn, credit)?.unwrap_or_else(|| "mkoba".into());
+            requests.push(ApprovalRequest {
+                id: id.to_string(),
+                kind,
+                counterparty,
+                amount: Money::from_minor(amount, currency),
+                fee: Money::from_minor(fee, currency),
+            });
+        }
+        Ok(EffectResult::Approvals(requests))
+    })
+    .await
+}
+
 async fn register(
     app: &Arc<App>,
     caller: &Caller,
@@ -521,25 +576,28 @@ async fn limits(app: &Arc<App>, wallet_id: AccountId) -> Result<EffectResult, St
     }))
 }
 
-/// A pending transfer this customer pays, if `id` names one still open.
-async fn own_open_pending(
+/// A pending transfer this customer pays that waits for their approval, if `id` names one still
+/// open: a customer can approve or decline only requests addressed to them.
+async fn awaiting_approval(
     app: &Arc<App>,
     wallet_id: AccountId,
     id: i64,
-    kind: Option<TxnKind>,
 ) -> Result<Option<TxnId>, StoreError> {
     let pool = app.pool.clone();
     blocking(move || {
         let mut conn = checkout(&pool)?;
         let found: Option<(i64, String)> = with_conn!(&mut *conn, |c| pending_transfers::table
+            .inner_join(
+                transactions::table.on(transactions::id.eq(pending_transfers::transaction_id))
+            )
             .filter(pending_transfers::transaction_id.eq(id))
             .filter(pending_transfers::debit_account_id.eq(wallet_id.0))
             .filter(pending_transfers::status.eq("open"))
-            .select((pending_transfers::transaction_id, pending_transfers::kind))
+            .select((pending_transfers::transaction_id, transactions::metadata))
             .first(c)
             .optional())?;
         Ok(found
-            .filter(|(_, k)| kind.is_none_or(|kind| kind.as_str() == k))
+            .filter(|(_, metadata)| metadata.contains(APPROVAL_MARKER))
             .map(|(id, _)| TxnId(id)))
     })
     .await
@@ -708,7 +766,7 @@ async fn execute(
         }
         MoneyAction::Approve { request_id } => {
             let id = request_id.parse::<i64>().unwrap_or(0);
-            let Some(pending) = own_open_pending(app, wallet_id, id, None).await? else {
+            let Some(pending) = awaiting_approval(app, wallet_id, id).await? else {
                 return Ok(EffectResult::Rejected(Rejection::PendingNotFound));
             };
             Command::PostPending {
@@ -719,7 +777,7 @@ async fn execute(
         }
         MoneyAction::Decline { request_id } => {
             let id = request_id.parse::<i64>().unwrap_or(0);
-            let Some(pending) = own_open_pending(app, wallet_id, id, None).await? else {
+            let Some(pending) = awaiting_approval(app, wallet_id, id).await? else {
                 return Ok(EffectResult::Rejected(Rejection::PendingNotFound));
             };
             Command::VoidPending {
