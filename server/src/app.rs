@@ -146,7 +146,7 @@ impl App {
     pub async fn sweep_expired(&self, limit: i64) -> Result<usize, StoreError> {
         let now = self.clock.now().0;
         let pool = self.pool.clone();
-        let due: Vec<i64> = tokio::task::spawn_blocking(move || -> Result<Vec<i64>, StoreError> {
+        let due: Vec<i64> = crate::store::blocking(move || -> Result<Vec<i64>, StoreError> {
             let mut conn = checkout(&pool)?;
             Ok(with_conn!(&mut *conn, |c| pending_transfers::table
                 .filter(pending_transfers::status.eq("open"))
@@ -156,8 +156,7 @@ impl App {
                 .select(pending_transfers::transaction_id)
                 .load(c))?)
         })
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??;
+        .await?;
         let mut expired = 0;
         for id in &due {
             // The key is derived from the pending transfer, so two sweepers (or two processes)
@@ -189,7 +188,7 @@ impl App {
             .saturating_mul(1_000_000);
         let cutoff = self.clock.now().0.saturating_sub(window_us);
         let pool = self.pool.clone();
-        let due: Vec<i64> = tokio::task::spawn_blocking(move || -> Result<Vec<i64>, StoreError> {
+        let due: Vec<i64> = crate::store::blocking(move || -> Result<Vec<i64>, StoreError> {
             use crate::store::schema::transactions;
             let mut conn = checkout(&pool)?;
             Ok(with_conn!(&mut *conn, |c| pending_transfers::table
@@ -204,8 +203,7 @@ impl App {
                 .select(pending_transfers::transaction_id)
                 .load(c))?)
         })
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??;
+        .await?;
         let mut posted = 0;
         for id in due {
             let command = Command::PostPending {
@@ -253,11 +251,11 @@ impl App {
                     Err(err) => tracing::warn!(error = %err, "posting closed sends failed"),
                 }
                 let (pool, now) = (app.pool.clone(), app.clock.now().0);
-                let purged = tokio::task::spawn_blocking(move || {
+                let purged = crate::store::blocking(move || {
                     crate::ussd::session::purge_expired(&mut *checkout(&pool)?, now)
                 })
                 .await;
-                if let Ok(Err(err)) = purged {
+                if let Err(err) = purged {
                     tracing::warn!(error = %err, "purging expired USSD sessions failed");
                 }
                 match app.sweep_expired(limit).await {

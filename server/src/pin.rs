@@ -28,9 +28,7 @@ pub async fn verify(
     pin: String,
 ) -> Result<PinCheck, StoreError> {
     let app = std::sync::Arc::clone(app);
-    tokio::task::spawn_blocking(move || verify_blocking(&app, customer_id, &pin))
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))?
+    crate::store::blocking(move || verify_blocking(&app, customer_id, &pin)).await
 }
 
 pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinCheck, StoreError> {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::http::error::ApiError;
-use crate::store::{checkout, reads, StoreError};
+use crate::store::{checkout, reads};
 
 /// Constant-time comparison of the bearer token, so timing reveals nothing about it.
 fn authorize(app: &App, req: &HttpRequest) -> Result<(), ApiError> {
@@ -241,11 +241,7 @@ async fn reverse(
 
 async fn load_receipt(app: &App, id: i64) -> Result<Option<Receipt>, ApiError> {
     let pool = app.pool.clone();
-    Ok(web::block(move || -> Result<Option<Receipt>, StoreError> {
-        reads::receipt(&mut *checkout(&pool)?, id)
-    })
-    .await
-    .map_err(|e| StoreError::Io(e.to_string()))??)
+    Ok(crate::store::blocking(move || reads::receipt(&mut *checkout(&pool)?, id)).await?)
 }
 
 #[get("/transactions/{id}")]
@@ -284,9 +280,7 @@ async fn get_account(
     authorize(&app, &req)?;
     let id = path.into_inner();
     let pool = app.pool.clone();
-    let found = web::block(move || reads::account(&mut *checkout(&pool)?, id))
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??;
+    let found = crate::store::blocking(move || reads::account(&mut *checkout(&pool)?, id)).await?;
     let (row, state) = found.ok_or(ApiError::NotFound("account"))?;
     let money = |minor: i64| Money::from_minor(minor, state.currency).to_plain_string();
     Ok(HttpResponse::Ok().json(AccountBody {
@@ -322,9 +316,9 @@ async fn get_statement(
     let limit = query.limit.unwrap_or(page_max).clamp(1, page_max);
     let before = query.before;
     let pool = app.pool.clone();
-    let lines = web::block(move || reads::statement(&mut *checkout(&pool)?, id, before, limit))
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??;
+    let lines =
+        crate::store::blocking(move || reads::statement(&mut *checkout(&pool)?, id, before, limit))
+            .await?;
     let next_before = if i64::try_from(lines.len()).unwrap_or(0) == limit {
         lines.last().map(|l| l.transaction_id)
     } else {

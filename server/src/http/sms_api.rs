@@ -17,6 +17,13 @@ use crate::sms::provider::twilio::{constant_time_eq, signature_is_valid};
 use crate::sms::templates::{Language, Message};
 use crate::store::{checkout, reads, StoreError};
 
+/// Store work on the blocking pool, its failure an API error.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(crate::store::blocking(work).await?)
+}
+
 type Form = web::Form<Vec<(String, String)>>;
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -50,14 +57,6 @@ fn verify_twilio(app: &App, req: &HttpRequest, form: &[(String, String)]) -> Res
         );
         Err(ApiError::Forbidden)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(web::block(f)
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??)
 }
 
 #[post("/sms/twilio/status")]

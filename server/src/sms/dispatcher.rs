@@ -62,11 +62,10 @@ impl Dispatcher {
         let lease_until = now.saturating_add(Self::micros(self.config.dispatch_lease_ms));
         let limit = self.config.dispatch_batch_max;
         let pool = self.pool.clone();
-        let claimed = tokio::task::spawn_blocking(move || {
+        let claimed = crate::store::blocking(move || {
             outbox::claim_due(&mut *checkout(&pool)?, now, lease_until, limit)
         })
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))??;
+        .await?;
         let count = claimed.len();
         let permits = Arc::new(Semaphore::new(self.config.dispatch_concurrency_max));
         let mut tasks = JoinSet::new();
@@ -82,16 +81,15 @@ impl Dispatcher {
             tasks.spawn(async move {
                 let attempt = attempt(&provider, &row, &config, clock.now().0).await;
                 let now = clock.now().0;
-                let recorded = tokio::task::spawn_blocking(move || {
+                let recorded = crate::store::blocking(move || {
                     outbox::record(&mut *checkout(&pool)?, row.id, &attempt, now)
                 })
                 .await;
                 drop(permit);
                 match recorded {
-                    Ok(Ok(())) => {}
+                    Ok(()) => {}
                     // Unrecorded, the lease lapses and the message is sent again: logged loudly.
-                    Ok(Err(e)) => tracing::error!(error = %e, "could not record an SMS outcome"),
-                    Err(e) => tracing::error!(error = %e, "SMS record task failed"),
+                    Err(e) => tracing::error!(error = %e, "could not record an SMS outcome"),
                 }
             });
         }

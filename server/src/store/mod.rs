@@ -75,3 +75,13 @@ pub fn now_micros() -> i64 {
         .unwrap_or_default();
     i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }
+
+/// Runs synchronous store work (diesel is blocking) on the runtime's blocking pool, so async
+/// request handlers never stall on the database.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))?
+}

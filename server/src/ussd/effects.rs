@@ -22,7 +22,7 @@ use crate::sms::outbox;
 use crate::sms::templates::{Language, Message};
 use crate::store::parties::{self, CustomerProfile};
 use crate::store::schema::{customers, pending_transfers, products, transactions};
-use crate::store::{batch, checkout, reads, StoreError};
+use crate::store::{batch, blocking, checkout, reads, StoreError};
 use crate::with_conn;
 
 /// Marks a pending transfer that waits for its payer's PIN (an agent-started cash-out, a
@@ -40,14 +40,6 @@ const RECENT_SENDS: i64 = 5;
 pub struct Caller {
     pub msisdn: Msisdn,
     pub session_key: String,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))?
 }
 
 /// Performs one effect. Store trouble becomes `Unavailable`, which the engine turns into a polite

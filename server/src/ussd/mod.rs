@@ -18,7 +18,7 @@ use mkoba_ussd::engine::{self, EngineConfig, Event, Output, Profile, SessionStat
 use crate::app::App;
 use crate::phone::Msisdn;
 use crate::sms::provider::twilio::constant_time_eq;
-use crate::store::{checkout, parties, StoreError};
+use crate::store::{blocking, checkout, parties, StoreError};
 use effects::Caller;
 use session::SessionRow;
 
@@ -115,7 +115,7 @@ async fn africastalking_events(
     {
         let key = format!("africastalking:{id}");
         let pool = app.pool.clone();
-        let _ = web::block(move || session::delete(&mut *checkout(&pool)?, &key)).await;
+        let _ = blocking(move || session::delete(&mut *checkout(&pool)?, &key)).await;
     }
     HttpResponse::Ok().finish()
 }
@@ -141,14 +141,6 @@ pub async fn hop(
             dialect.render(&request, &polite_end(default_language))
         }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Io(e.to_string()))?
 }
 
 async fn answer(
