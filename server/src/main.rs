@@ -113,11 +113,18 @@ fn print_banner(app: &App, seeded: bool) {
     println!("  health     {base}/healthz");
     println!("  readiness  {base}/readyz");
     println!("  ledger API {base}/ops/v1/accounts/{{id}}   (Authorization: Bearer <admin token>)");
+    println!("  USSD       {base}/ussd/africastalking?token=<gateway token>   (also /ussd/hubtel, /ussd/arkesel)");
+    println!("  SMS hooks  {base}/sms/twilio/inbound, {base}/sms/twilio/status");
     if app.backend() == Backend::Sqlite {
+        let dir = &app.config.data_dir;
+        println!("  admin token in {}", dir.join("admin-token").display());
         println!(
-            "  admin token in {}",
-            app.config.data_dir.join("admin-token").display()
+            "  USSD gateway token in {}",
+            dir.join("ussd-token").display()
         );
+        if app.config.sms.provider == "development" {
+            println!("  SMS inbox  {base}/dev/sms/<number>   (development provider: nothing leaves this machine)");
+        }
         println!("Demo world{}:", if seeded { " (just seeded)" } else { "" });
         for c in &demo::CUSTOMERS {
             println!("  customer {} {:<16} PIN {}", c.msisdn, c.name, c.pin);
