@@ -11,6 +11,8 @@ mod concurrency;
 mod config;
 mod http_api;
 mod migrations;
+mod ops;
+mod simulator;
 mod sms;
 mod store;
 mod support;

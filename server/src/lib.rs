@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod phone;
 pub mod pin;
 pub mod secrets;

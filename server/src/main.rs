@@ -51,6 +51,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log.format, &config.log.filter);
+    if let Err(err) = mkoba::metrics::init() {
+        eprintln!("mkoba: {err}");
+        return ExitCode::FAILURE;
+    }
     match run(cli.command, config) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -124,6 +128,7 @@ fn print_banner(app: &App, seeded: bool) {
         );
         if app.config.sms.provider == "development" {
             println!("  SMS inbox  {base}/dev/sms/<number>   (development provider: nothing leaves this machine)");
+            println!("  phone      {base}/simulator   (a feature phone in your browser: dial the USSD menu, read its SMS)");
         }
         println!("Demo world{}:", if seeded { " (just seeded)" } else { "" });
         for c in &demo::CUSTOMERS {

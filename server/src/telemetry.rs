@@ -9,7 +9,11 @@ pub fn init(format: &str, filter: &str) {
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests start several servers in one process) is harmless; ignore it.
     let _ = if format == "json" {
-        builder.json().with_current_span(false).try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };

@@ -3,6 +3,9 @@
 pub mod error;
 pub mod health;
 pub mod ledger_api;
+pub mod metrics_api;
+pub mod observe;
+pub mod simulator;
 pub mod sms_api;
 
 use std::net::TcpListener;
@@ -56,6 +59,8 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .configure(ledger_api::routes)
             .configure(sms_api::routes)
             .configure(crate::ussd::routes)
+            .configure(simulator::routes)
+            .service(metrics_api::metrics)
             .default_service(web::to(|| async {
                 HttpResponse::NotFound()
                     .json(serde_json::json!({ "error": "not_found", "message": "No such route." }))
@@ -67,12 +72,16 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
 pub fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<Server> {
     let server_config = app.config.server.clone();
     let routes = configure(app);
-    let server = HttpServer::new(move || ActixApp::new().configure(routes.clone()))
-        .workers(server_config.workers)
-        .max_connections(server_config.connections_max)
-        .keep_alive(Duration::from_secs(server_config.keep_alive_seconds))
-        .client_request_timeout(Duration::from_millis(server_config.request_timeout_ms))
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        ActixApp::new()
+            .wrap(actix_web::middleware::from_fn(observe::observe))
+            .configure(routes.clone())
+    })
+    .workers(server_config.workers)
+    .max_connections(server_config.connections_max)
+    .keep_alive(Duration::from_secs(server_config.keep_alive_seconds))
+    .client_request_timeout(Duration::from_millis(server_config.request_timeout_ms))
+    .listen(listener)?
+    .run();
     Ok(server)
 }

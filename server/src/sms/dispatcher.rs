@@ -80,6 +80,14 @@ impl Dispatcher {
             let config = self.config.clone();
             tasks.spawn(async move {
                 let attempt = attempt(&provider, &row, &config, clock.now().0).await;
+                if let Some(m) = crate::metrics::get() {
+                    let outcome = match &attempt {
+                        Attempt::Sent { .. } => "sent",
+                        Attempt::RetryAt { .. } => "retry",
+                        Attempt::Failed { .. } => "failed",
+                    };
+                    m.sms_sent.with_label_values(&[outcome]).inc();
+                }
                 let now = clock.now().0;
                 let recorded = crate::store::blocking(move || {
                     outbox::record(&mut *checkout(&pool)?, row.id, &attempt, now)

@@ -242,3 +242,39 @@ pub fn counts(
     .load(c))?;
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }
+
+/// Queues a copy of message `id` to go out again (the original stays as history). Returns the new
+/// message's id, or `None` if there is no such message.
+pub fn resend(
+    conn: &mut AnyConnection,
+    cfg: &NotifyConfig,
+    id: i64,
+    now: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let original: Option<OutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(c)
+        .optional())?;
+    let Some(original) = original else {
+        return Ok(None);
+    };
+    let copy = NewOutboxRow {
+        recipient: original.recipient,
+        body: original.body,
+        template: original.template,
+        language: original.language,
+        transaction_id: original.transaction_id,
+        promotional: original.promotional,
+        status: "queued".into(),
+        next_attempt_at: now.0,
+        deadline_at: now.saturating_add_seconds(cfg.deadline_seconds).0,
+        segments: original.segments,
+        created_at: now.0,
+    };
+    let new_id: i64 = with_conn!(&mut *conn, |c| diesel::insert_into(sms_outbox::table)
+        .values(&copy)
+        .returning(sms_outbox::id)
+        .get_result(c))?;
+    Ok(Some(new_id))
+}

@@ -226,7 +226,10 @@ impl Worker {
     fn process(&mut self, jobs: Vec<Job>) {
         let commands: Vec<Command> = jobs.iter().map(|j| j.command.clone()).collect();
         let notify: Vec<bool> = jobs.iter().map(|j| j.notify).collect();
-        match self.run_once(&commands, &notify) {
+        let started = std::time::Instant::now();
+        let result = self.run_once(&commands, &notify);
+        record_metrics(commands.len(), started.elapsed(), result.as_deref().ok());
+        match result {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     // A caller that gave up waiting is not an error: its outcome is committed
@@ -254,6 +257,25 @@ impl Worker {
                     let _ = job.reply.send(Err(err));
                 }
             }
+        }
+    }
+}
+
+fn record_metrics(batch: usize, took: Duration, outcomes: Option<&[Outcome]>) {
+    let Some(m) = crate::metrics::get() else {
+        return;
+    };
+    m.ledger_batch_size.observe(batch as f64);
+    let Some(outcomes) = outcomes else { return };
+    m.ledger_commit_seconds.observe(took.as_secs_f64());
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Accepted(r) => m
+                .ledger_transactions
+                .with_label_values(&[r.kind.as_str(), r.phase.as_str()])
+                .inc(),
+            Outcome::Replayed(_) => {}
+            Outcome::Rejected(r) => m.ledger_rejections.with_label_values(&[r.name()]).inc(),
         }
     }
 }

@@ -1,7 +1,12 @@
 //! `mkoba admin …`: the operator's command line. Money moves through the same ledger writer as
 //! every other channel, with idempotency keys derived from the operator's own references.
 
+pub mod backup;
+pub mod import;
+pub mod reports;
+
 use std::io::Read;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -85,6 +90,46 @@ pub enum AdminCommand {
         account: i64,
         #[arg(long, default_value_t = 20)]
         limit: i64,
+    },
+    /// Every posted movement on an account, as CSV.
+    ExportStatement {
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Counts and sums per kind of transaction for one local day (today by default).
+    DailyReport {
+        /// YYYY-MM-DD in the operator's time zone.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Onboard customers (msisdn,name,language,tier) or agents (code,name,msisdn,role,parent).
+    Import {
+        #[arg(long, conflicts_with = "agents")]
+        customers: Option<PathBuf>,
+        #[arg(long)]
+        agents: Option<PathBuf>,
+        /// Where generated agent passwords go (created with mode 0600; must not exist).
+        #[arg(long)]
+        credentials_out: Option<PathBuf>,
+    },
+    /// Queue an SMS from the outbox to be sent again.
+    ResendSms {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Void every pending transfer past its expiry now (the server does this continuously).
+    ExpirePending,
+    /// Online backup of the embedded SQLite database while the server runs (SQLite backup API).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Check that a backup file opens, is current and reconciles; exits non-zero otherwise.
+    VerifyBackup {
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 
@@ -290,6 +335,72 @@ pub fn run(app: &App, command: AdminCommand) -> anyhow::Result<i32> {
             } else {
                 print_trial_balance(&report);
             }
+            return Ok(if report.balanced() { 0 } else { 1 });
+        }
+        AdminCommand::ExportStatement { account, out } => {
+            let lines = reports::export_statement(app, account, &out)?;
+            println!("wrote {lines} line(s) to {}", out.display());
+        }
+        AdminCommand::DailyReport { date } => reports::daily_report(app, date)?,
+        AdminCommand::Import {
+            customers,
+            agents,
+            credentials_out,
+        } => {
+            let summary = match (customers, agents, credentials_out) {
+                (Some(file), None, _) => import::customers(app, &file)?,
+                (None, Some(file), Some(out)) => import::agents(app, &file, &out)?,
+                (None, Some(_), None) => bail!("--credentials-out is required with --agents"),
+                _ => bail!("give --customers FILE or --agents FILE"),
+            };
+            println!(
+                "created {}, already there {}, refused {}",
+                summary.created,
+                summary.skipped_existing,
+                summary.refused.len()
+            );
+            for line in &summary.refused {
+                println!("  {line}");
+            }
+            return Ok(i32::from(!summary.refused.is_empty()));
+        }
+        AdminCommand::ResendSms { id } => {
+            let now = app.clock.now();
+            match crate::sms::outbox::resend(&mut *checkout(&app.pool)?, &app.notify, id, now)? {
+                Some(new_id) => println!("message {id} queued again as {new_id}"),
+                None => bail!("no message {id}"),
+            }
+        }
+        AdminCommand::ExpirePending => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let mut total = 0;
+            loop {
+                let n = runtime
+                    .block_on(app.sweep_expired(app.config.ledger.expiry_sweep_batch_max))?;
+                total += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            println!("voided {total} expired pending transfer(s)");
+        }
+        AdminCommand::Backup { to } => {
+            let crate::store::DatabaseUrl::Sqlite(live) = &app.url else {
+                bail!("PostgreSQL is backed up with pg_dump: see ops/backup/backup-postgres.sh");
+            };
+            let bytes =
+                backup::backup_sqlite(live, &to, app.config.database.busy_timeout_ms, true)?;
+            println!(
+                "backed up {} to {} ({bytes} bytes)",
+                live.display(),
+                to.display()
+            );
+        }
+        AdminCommand::VerifyBackup { from } => {
+            let report = backup::verify(&from)?;
+            print_trial_balance(&report);
             return Ok(if report.balanced() { 0 } else { 1 });
         }
         AdminCommand::Statement { account, limit } => {

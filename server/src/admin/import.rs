@@ -1,0 +1,239 @@
+//! Bulk onboarding from CSV. Customers get a one-time start PIN by SMS that they must change on
+//! first use; agents get generated passwords, written only to a file readable by its owner.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use diesel::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::phone::Msisdn;
+use crate::secrets::{pin_is_acceptable, random_token};
+use crate::sms::outbox;
+use crate::sms::templates::{Language, Message};
+use crate::store::checkout;
+use crate::store::parties::{self, AgentRole, NewAgent, NewCustomer};
+use crate::store::schema::customers;
+use crate::with_conn;
+
+/// Rows per file at most: a bigger onboarding is split into several files.
+const ROWS_MAX: usize = 100_000;
+
+#[derive(Deserialize)]
+struct CustomerRow {
+    msisdn: String,
+    name: String,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    tier: Option<i16>,
+}
+
+#[derive(Deserialize)]
+struct AgentRow {
+    code: String,
+    name: String,
+    msisdn: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub created: u64,
+    pub skipped_existing: u64,
+    pub refused: Vec<String>,
+}
+
+fn bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(u64::try_from(len).unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template("import {bar:40} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn read_rows<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> anyhow::Result<Vec<(usize, Result<T, String>)>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, record) in reader.deserialize::<T>().enumerate() {
+        if i >= ROWS_MAX {
+            bail!("{} has more than {ROWS_MAX} rows; split it", path.display());
+        }
+        rows.push((i + 2, record.map_err(|e| e.to_string())));
+    }
+    Ok(rows)
+}
+
+fn start_pin(length: usize) -> String {
+    let mut rng = rand::thread_rng();
+    loop {
+        let pin: String = (0..length)
+            .map(|_| char::from(b'0' + rng.gen_range(0..10_u8)))
+            .collect();
+        if pin_is_acceptable(&pin, length) {
+            return pin;
+        }
+    }
+}
+
+pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
+    let rows = read_rows::<CustomerRow>(path)?;
+    let mut summary = ImportSummary::default();
+    let mut conn = checkout(&app.pool)?;
+    let progress = bar(rows.len());
+    for (line, row) in rows {
+        progress.inc(1);
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                summary.refused.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let Ok(msisdn) = Msisdn::parse(&row.msisdn, app.country) else {
+            summary
+                .refused
+                .push(format!("line {line}: invalid_phone_number"));
+            continue;
+        };
+        let name = row.name.trim();
+        let language = Language::from_code(row.language.as_deref().unwrap_or("en"));
+        let tier = mkoba_ledger::Tier::from_index(row.tier.unwrap_or(0));
+        let (Some(language), Some(tier), false) =
+            (language, tier, name.is_empty() || name.len() > 100)
+        else {
+            summary.refused.push(format!(
+                "line {line}: name, language (en/sw/fr) or tier (0-2) invalid"
+            ));
+            continue;
+        };
+        if parties::customer_profile(&mut conn, msisdn.as_str())?.is_some() {
+            summary.skipped_existing += 1;
+            continue;
+        }
+        let pin = start_pin(app.config.security.pin_length);
+        let hash = app.hasher.hash(&pin)?;
+        let new = NewCustomer {
+            msisdn: msisdn.as_str(),
+            name,
+            language: language.code(),
+            currency: app.config.ledger.default_currency,
+            tier,
+            pin_hash: Some(&hash),
+            id_document: None,
+        };
+        let created = parties::create_customer(&mut conn, &new)?;
+        with_conn!(&mut *conn, |c| diesel::update(
+            customers::table.find(created.customer_id)
+        )
+        .set(customers::pin_must_change.eq(true))
+        .execute(c))?;
+        outbox::enqueue(
+            &mut conn,
+            &app.notify,
+            msisdn.as_str(),
+            &Message::PinReset { pin },
+            language,
+            app.clock.now(),
+        )?;
+        summary.created += 1;
+    }
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+pub fn agents(app: &App, path: &Path, credentials_out: &Path) -> anyhow::Result<ImportSummary> {
+    let rows = read_rows::<AgentRow>(path)?;
+    let mut credentials = private_file(credentials_out)?;
+    writeln!(credentials, "code,password")?;
+    let mut summary = ImportSummary::default();
+    let mut conn = checkout(&app.pool)?;
+    let progress = bar(rows.len());
+    for (line, row) in rows {
+        progress.inc(1);
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                summary.refused.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let Ok(msisdn) = Msisdn::parse(&row.msisdn, app.country) else {
+            summary
+                .refused
+                .push(format!("line {line}: invalid_phone_number"));
+            continue;
+        };
+        let role = match row.role.as_deref().unwrap_or("agent") {
+            "agent" => AgentRole::Agent,
+            "super_agent" => AgentRole::SuperAgent,
+            other => {
+                summary.refused.push(format!(
+                    "line {line}: role {other:?} is not agent or super_agent"
+                ));
+                continue;
+            }
+        };
+        if parties::agent_by_code(&mut conn, &row.code)?.is_some() {
+            summary.skipped_existing += 1;
+            continue;
+        }
+        let parent_agent_id = match row.parent.as_deref().filter(|p| !p.is_empty()) {
+            Some(code) => match parties::agent_by_code(&mut conn, code)? {
+                Some((id, _, _)) => Some(id),
+                None => {
+                    summary
+                        .refused
+                        .push(format!("line {line}: no parent agent {code}"));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let password = random_token(16);
+        let hash = app.hasher.hash(&password)?;
+        let new = NewAgent {
+            code: &row.code,
+            name: &row.name,
+            role,
+            parent_agent_id,
+            msisdn: msisdn.as_str(),
+            currency: app.config.ledger.default_currency,
+            password_hash: &hash,
+        };
+        match parties::create_agent(&mut conn, &new) {
+            Ok(_) => {
+                writeln!(credentials, "{},{password}", row.code)?;
+                summary.created += 1;
+            }
+            Err(e) => summary.refused.push(format!("line {line}: {e}")),
+        }
+    }
+    credentials.flush()?;
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))
+}

@@ -1,0 +1,305 @@
+//! Operations: backups restore and reconcile to the cent, metrics move with traffic, and logs of
+//! a full journey carry no secret and no full phone number.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mkoba::store::writer::SystemClock;
+use mkoba::store::{Backend, DatabaseUrl};
+use mkoba_ledger::{Command, Outcome, Tier, TxnKind};
+
+use crate::support::{test_config, TestDb, TestEnv};
+
+fn balances(app: &mkoba::app::App) -> BTreeMap<i64, (i64, i64)> {
+    let report =
+        mkoba::store::reconcile::run(&mut mkoba::store::checkout(&app.pool).unwrap()).unwrap();
+    assert!(report.balanced(), "{:?}", report.mismatches);
+    use diesel::prelude::*;
+    use mkoba::store::schema::accounts;
+    let mut conn = mkoba::store::checkout(&app.pool).unwrap();
+    let rows: Vec<(i64, i64, i64)> = mkoba::with_conn!(&mut *conn, |c| accounts::table
+        .select((
+            accounts::id,
+            accounts::balance_minor,
+            accounts::pending_debits_minor
+        ))
+        .load(c))
+    .unwrap();
+    rows.into_iter().map(|(id, b, p)| (id, (b, p))).collect()
+}
+
+/// Starts a second, independent mkoba on a copy of a backup file: "restore into a fresh database".
+fn restored(
+    backup: &std::path::Path,
+) -> (
+    Arc<mkoba::app::App>,
+    mkoba::store::writer::WriterThreads,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("restored.db");
+    std::fs::copy(backup, &db).unwrap();
+    let mut config = test_config(&TestDb::sqlite(), dir.path().to_path_buf());
+    config.database.url = mkoba::config::Secret::new(format!("sqlite://{}", db.display()));
+    let (app, threads) = mkoba::app::App::start(config, Arc::new(SystemClock)).unwrap();
+    (app, threads, dir)
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_and_reconciles_to_the_cent() {
+    let env = TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 100_000_000);
+    let wallets: Vec<_> = (0..50)
+        .map(|i| env.customer(&format!("+25470050{i:04}"), Tier::Tier1))
+        .collect();
+    for (i, w) in wallets.iter().enumerate() {
+        env.submit(TxnKind::Deposit, float, *w, 10_000 + i as i64);
+    }
+    let DatabaseUrl::Sqlite(live) = env.db.url.clone() else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Back up while the ledger keeps writing.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, app, wallets) = (Arc::clone(&stop), Arc::clone(&env.app), wallets.clone());
+        std::thread::spawn(move || {
+            let mut n = 0_u64;
+            while !stop.load(Ordering::SeqCst) {
+                let (a, b) = (wallets[(n % 50) as usize], wallets[((n + 7) % 50) as usize]);
+                let request = crate::support::request_with_key(
+                    &format!("busy-{n}"),
+                    TxnKind::Transfer,
+                    a,
+                    b,
+                    100,
+                );
+                let _ = app.writer.submit_blocking(Command::Submit(request));
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let during = dir.path().join("during.db");
+    mkoba::admin::backup::backup_sqlite(&live, &during, 5_000, false).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let written = writer.join().unwrap();
+    assert!(written > 0, "the server was writing during the backup");
+    let report = mkoba::admin::backup::verify(&during).unwrap();
+    assert!(
+        report.balanced(),
+        "a backup taken mid-traffic is a consistent snapshot: {:?}",
+        report.mismatches
+    );
+
+    // Once quiet, a backup restored into a fresh database equals the live ledger to the cent.
+    let quiet = dir.path().join("quiet.db");
+    mkoba::admin::backup::backup_sqlite(&live, &quiet, 5_000, false).unwrap();
+    let live_balances = balances(&env.app);
+    let (app, _threads, _dir) = restored(&quiet);
+    assert_eq!(balances(&app), live_balances);
+    // The restored ledger works: it takes new money movements.
+    let outcome = app
+        .writer
+        .submit_blocking(Command::Submit(crate::support::request_with_key(
+            "after-restore",
+            TxnKind::Transfer,
+            wallets[0],
+            wallets[1],
+            1,
+        )))
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Accepted(_)), "{outcome:?}");
+    assert!(dir.path().join("quiet.db").exists());
+    // A backup never overwrites.
+    assert!(mkoba::admin::backup::backup_sqlite(&live, &quiet, 5_000, false).is_err());
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name_and_labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn metrics_move_as_a_journey_runs() {
+    let s = crate::http_api::spawn_with(Backend::Sqlite, |_| {});
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let alice = s.env.customer("+254700100001", Tier::Tier1);
+    let scrape = || {
+        s.call("GET", "/metrics", None, None)
+            .1
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let before = scrape();
+    s.env.submit(TxnKind::Deposit, float, alice, 50_000);
+    s.env.submit(TxnKind::Transfer, alice, alice, 100); // refused: same_account
+    for _ in 0..3 {
+        assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    }
+    let after = scrape();
+    let moved = |series: &str, by: f64| {
+        let (b, a) = (metric(&before, series), metric(&after, series));
+        assert!(a >= b + by, "{series}: {b} -> {a}");
+    };
+    moved(
+        r#"mkoba_http_requests_total{dialect="",route="/healthz",status="200"}"#,
+        3.0,
+    );
+    moved(
+        r#"mkoba_ledger_transactions_total{kind="deposit",phase="posted"}"#,
+        1.0,
+    );
+    moved(r#"mkoba_ledger_rejections_total{name="same_account"}"#, 1.0);
+    moved("mkoba_ledger_batch_size_count", 2.0);
+    moved("mkoba_ledger_commit_seconds_count", 2.0);
+    assert!(
+        metric(&after, r#"mkoba_sms_outbox_depth{status="queued"}"#) >= 2.0,
+        "the cash-in's two SMS are queued"
+    );
+    assert!(after.contains(r#"mkoba_db_pool_connections{state="max"} 8"#));
+    assert!(after.contains(r#"mkoba_pending_transfers{age="lt_1m"}"#));
+}
+
+/// A full journey through the real binary with JSON debug logs: not one line may carry a PIN, a
+/// full phone number, a token or the pepper.
+#[test]
+fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
+    use std::process::{Command as Process, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (pin, new_pin) = ("7391", "8264");
+    let (admin_token, gateway_token, pepper) = (
+        "admin-token-3c9f1e7a5b2d4c6e8f0a",
+        "gateway-token-9d8c7b6a5f4e3d2c1b0a",
+        "pepper-5e4d3c2b1a0f9e8d7c6b",
+    );
+    let log = dir.path().join("log.jsonl");
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_mkoba"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MKOBA_")) {
+        cmd.env_remove(key);
+    }
+    let mut child = cmd
+        .current_dir(dir.path())
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .env("MKOBA_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("MKOBA_LOG__FORMAT", "json")
+        .env("MKOBA_LOG__FILTER", "debug")
+        .env("MKOBA_SECURITY__ADMIN_TOKEN", admin_token)
+        .env("MKOBA_SECURITY__PEPPER", pepper)
+        .env("MKOBA_USSD__GATEWAY_TOKEN", gateway_token)
+        .env("MKOBA_SECURITY__ARGON2_MEMORY_KIB", "8192")
+        .env("MKOBA_SECURITY__ARGON2_ITERATIONS", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while client.get(format!("{base}/healthz")).send().is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let phone = "+254700300001";
+    // One USSD session: the dial, then each input, as Africa's Talking sends them; the last screen.
+    let session = |id: &str, inputs: &[&str]| -> String {
+        let mut last = String::new();
+        for n in 0..=inputs.len() {
+            let text = inputs.iter().take(n).copied().collect::<Vec<_>>().join("*");
+            last = client
+                .post(format!("{base}/ussd/africastalking?token={gateway_token}"))
+                .form(&[
+                    ("sessionId", id),
+                    ("phoneNumber", phone),
+                    ("serviceCode", "*384#"),
+                    ("text", &text),
+                ])
+                .send()
+                .unwrap()
+                .text()
+                .unwrap();
+        }
+        last
+    };
+    // Register, check the balance, get cash, send money, change the PIN, try a wrong PIN.
+    assert!(session("s1", &["1", "Lydia Achieng", pin, pin, "1"]).starts_with("END Welcome"));
+    assert!(session("s2", &["6", pin]).starts_with("END"));
+    let wallet = (1..=30)
+        .find(|id| {
+            let account: serde_json::Value = client
+                .get(format!("{base}/ops/v1/accounts/{id}"))
+                .bearer_auth(admin_token)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            account["label"] == "wallet Lydia Achieng"
+        })
+        .expect("the new customer's wallet");
+    let cash_in = serde_json::json!({ "idempotency_key": "log-cash-in", "kind": "deposit", "debit_account_id": 6,
+        "credit_account_id": wallet, "amount": "1000", "currency": "KES" });
+    let res = client
+        .post(format!("{base}/ops/v1/transactions"))
+        .bearer_auth(admin_token)
+        .json(&cash_in)
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "{}",
+        res.text().unwrap_or_default()
+    );
+    assert!(session("s3", &["1", "0700000002", "100", pin]).starts_with("END Sent"));
+    assert!(session("s4", &["8", "2", new_pin, new_pin, pin]).contains("changed"));
+    assert!(
+        session("s5", &["6", "0000"]).contains("Wrong PIN"),
+        "a wrong PIN is logged about, never logged"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() > 20, "the journey should have produced logs");
+    let mut with_request_id = 0;
+    for line in &lines {
+        let json: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if json["span"]["request_id"].is_string() {
+            with_request_id += 1;
+        }
+    }
+    assert!(
+        with_request_id >= 10,
+        "request lines carry their request id"
+    );
+    let secrets = [
+        pin,
+        new_pin,
+        admin_token,
+        gateway_token,
+        pepper,
+        "254700300001",
+        "0700300001",
+        "254700000002",
+        "0700000002",
+    ];
+    for secret in secrets {
+        if let Some(line) = lines.iter().find(|l| l.contains(secret)) {
+            panic!("the log carries {secret:?}: {line}");
+        }
+    }
+}
