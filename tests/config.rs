@@ -79,3 +79,59 @@ fn the_example_configs_in_ops_load() {
         assert!(config.is_ok(), "{name}: {:?}", config.err());
     }
 }
+
+#[test]
+fn a_different_pepper_on_the_same_database_refuses_to_start() {
+    use std::sync::Arc;
+    let db = crate::support::TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let config = crate::support::test_config(&db, data.path().to_path_buf());
+    let clock = Arc::new(mkoba::store::writer::SystemClock);
+    let first = mkoba::app::App::start(config.clone(), clock.clone());
+    assert!(first.is_ok(), "{:?}", first.err());
+    drop(first);
+    let again = mkoba::app::App::start(config.clone(), clock.clone());
+    assert!(
+        again.is_ok(),
+        "the same pepper starts again: {:?}",
+        again.err()
+    );
+    drop(again);
+    let mut other = config;
+    other.security.pepper = mkoba::config::Secret::new("another-pepper-0123456789".into());
+    let refused = mkoba::app::App::start(other, clock)
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+    assert!(refused.contains("pepper"), "{refused}");
+}
+
+#[test]
+fn database_url_precedence_does_not_depend_on_environment_order() {
+    for order in [
+        ["DATABASE_URL", "MKOBA_DATABASE__URL"],
+        ["MKOBA_DATABASE__URL", "DATABASE_URL"],
+    ] {
+        let vars: Vec<(String, String)> = order
+            .iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    if *k == "DATABASE_URL" {
+                        "sqlite://a.db".into()
+                    } else {
+                        "sqlite://b.db".into()
+                    },
+                )
+            })
+            .collect();
+        let config = Config::load(None, vars).unwrap();
+        assert_eq!(config.database_url().unwrap().redacted(), "sqlite://b.db");
+    }
+    let url = mkoba::store::DatabaseUrl::parse("postgres://mkoba@db:5432/mkoba").unwrap();
+    assert_eq!(
+        url.redacted(),
+        "postgres://mkoba@db:5432/mkoba",
+        "no password, nothing to hide"
+    );
+}

@@ -283,6 +283,28 @@ fn three_wrong_pins_lock_the_wallet(backend: Backend) {
     );
     assert!(sms_to(&s, jane).contains(&"pin_locked".to_owned()));
     assert_eq!(available(&s, wallet), 100_000);
+
+    // After an ID check, a reset gives a one-time PIN that must be changed before anything else.
+    let start_pin = "6083";
+    mkoba::store::parties::reset_pin(
+        &mut s.env.conn(),
+        customer.id,
+        &s.env.app.hasher.hash(start_pin).unwrap(),
+    )
+    .unwrap();
+    let (mut at, screen) = At::dial(&s, jane, "ATUid_reset");
+    assert!(screen.contains("change your PIN first"), "{screen}");
+    at.send("5937");
+    at.send("5937");
+    let changed = at.send(start_pin);
+    assert!(
+        changed.starts_with("CON Your PIN has been changed.") && changed.contains("Send money"),
+        "{changed}"
+    );
+    at.send("6");
+    assert!(at
+        .send("5937")
+        .starts_with("END Your balance is KES 1,000.00."));
 }
 
 fn json_hop(s: &Running, dialect: &str, body: Value) -> Value {

@@ -109,6 +109,7 @@ impl App {
             32,
         )?;
         let hasher = Hasher::new(&config.security, pepper)?;
+        check_pepper(&mut *checkout(&pool)?, &hasher)?;
         let callback = if config.sms.twilio.status_callback_url.is_empty() {
             format!("{}/sms/twilio/status", config.public_url())
         } else {
@@ -266,6 +267,24 @@ impl App {
             }
         });
     }
+}
+
+/// Refuses to start with a pepper other than the one this database's PINs were hashed with: a
+/// changed pepper would make every correct PIN look wrong and lock wallets one by one.
+fn check_pepper(conn: &mut crate::store::AnyConnection, hasher: &Hasher) -> anyhow::Result<()> {
+    const NAME: &str = "pepper_check";
+    const PROBE: &str = "mkoba pepper check";
+    use crate::store::parties::{put_setting_if_absent, setting};
+    if setting(conn, NAME)?.is_none() {
+        put_setting_if_absent(conn, NAME, &hasher.hash(PROBE)?)?;
+    }
+    let stored = setting(conn, NAME)?.context("pepper check missing")?;
+    anyhow::ensure!(
+        hasher.verify(PROBE, &stored)?,
+        "the configured pepper is not the one this database's PINs and passwords were hashed with; \
+         set security.pepper (or MKOBA_SECURITY__PEPPER) to the original, or every PIN would fail"
+    );
+    Ok(())
 }
 
 /// A secret from configuration, or else one generated once into `<data_dir>/<name>` (mode 0600)

@@ -326,6 +326,9 @@ impl Config {
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             merge(&mut merged, overlay);
         }
+        // DATABASE_URL first, so MKOBA_DATABASE__URL wins whatever order the environment is in.
+        let mut env: Vec<(String, String)> = env.into_iter().collect();
+        env.sort_by_key(|(key, _)| key != "DATABASE_URL");
         for (key, value) in env {
             let path: Vec<String> = if key == "DATABASE_URL" {
                 vec!["database".into(), "url".into()]

@@ -81,6 +81,20 @@ pub fn pin_is_acceptable(pin: &str, length: usize) -> bool {
     !(all_same || ascending || descending)
 }
 
+/// A random PIN that passes `pin_is_acceptable`, for one-time start PINs sent by SMS.
+pub fn one_time_pin(length: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    loop {
+        let pin: String = (0..length)
+            .map(|_| char::from(b'0' + rng.gen_range(0..10_u8)))
+            .collect();
+        if pin_is_acceptable(&pin, length) {
+            return pin;
+        }
+    }
+}
+
 /// A random secret of `len` characters from an unambiguous alphabet, for generated tokens.
 pub fn random_token(len: usize) -> String {
     use rand::Rng;

@@ -7,12 +7,11 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use diesel::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::Rng;
 use serde::Deserialize;
 
 use crate::app::App;
 use crate::phone::Msisdn;
-use crate::secrets::{pin_is_acceptable, random_token};
+use crate::secrets::{one_time_pin, random_token};
 use crate::sms::outbox;
 use crate::sms::templates::{Language, Message};
 use crate::store::checkout;
@@ -75,18 +74,6 @@ fn read_rows<T: for<'de> Deserialize<'de>>(
     Ok(rows)
 }
 
-fn start_pin(length: usize) -> String {
-    let mut rng = rand::thread_rng();
-    loop {
-        let pin: String = (0..length)
-            .map(|_| char::from(b'0' + rng.gen_range(0..10_u8)))
-            .collect();
-        if pin_is_acceptable(&pin, length) {
-            return pin;
-        }
-    }
-}
-
 pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
     let rows = read_rows::<CustomerRow>(path)?;
     let mut summary = ImportSummary::default();
@@ -122,7 +109,7 @@ pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
             summary.skipped_existing += 1;
             continue;
         }
-        let pin = start_pin(app.config.security.pin_length);
+        let pin = one_time_pin(app.config.security.pin_length);
         let hash = app.hasher.hash(&pin)?;
         let new = NewCustomer {
             msisdn: msisdn.as_str(),

@@ -114,6 +114,12 @@ pub enum AdminCommand {
         #[arg(long)]
         credentials_out: Option<PathBuf>,
     },
+    /// After checking the customer's ID: unlock the wallet and send a one-time start PIN by SMS,
+    /// which the customer must change at first use.
+    ResetPin {
+        #[arg(long)]
+        msisdn: String,
+    },
     /// Queue an SMS from the outbox to be sent again.
     ResendSms {
         #[arg(long)]
@@ -363,6 +369,31 @@ pub fn run(app: &App, command: AdminCommand) -> anyhow::Result<i32> {
                 println!("  {line}");
             }
             return Ok(i32::from(!summary.refused.is_empty()));
+        }
+        AdminCommand::ResetPin { msisdn } => {
+            let msisdn = Msisdn::parse(&msisdn, app.country)
+                .map_err(|_| anyhow::anyhow!("invalid_phone_number"))?;
+            let mut conn = checkout(&app.pool)?;
+            let customer = parties::customer_profile(&mut conn, msisdn.as_str())?
+                .context("no customer with that number")?;
+            let pin = crate::secrets::one_time_pin(app.config.security.pin_length);
+            parties::reset_pin(&mut conn, customer.id, &app.hasher.hash(&pin)?)?;
+            let language = crate::sms::templates::Language::from_code(&customer.language)
+                .unwrap_or(app.notify.default_language);
+            let message = crate::sms::templates::Message::PinReset { pin };
+            crate::sms::outbox::enqueue(
+                &mut conn,
+                &app.notify,
+                msisdn.as_str(),
+                &message,
+                language,
+                app.clock.now(),
+            )?;
+            println!(
+                "customer {} unlocked; a one-time start PIN is on its way by SMS to {}",
+                customer.id,
+                msisdn.masked()
+            );
         }
         AdminCommand::ResendSms { id } => {
             let now = app.clock.now();

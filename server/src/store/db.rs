@@ -79,14 +79,13 @@ impl DatabaseUrl {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
             DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
                 (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    let user_part = url.get(scheme_end + 3..at).unwrap_or("");
-                    let user = user_part.split(':').next().unwrap_or("");
-                    format!(
-                        "{}{}:***{}",
-                        url.get(..scheme_end + 3).unwrap_or(""),
-                        user,
-                        url.get(at..).unwrap_or("")
-                    )
+                    let scheme = url.get(..scheme_end + 3).unwrap_or("");
+                    let rest = url.get(at..).unwrap_or("");
+                    match url.get(scheme_end + 3..at).and_then(|u| u.split_once(':')) {
+                        Some((user, _password)) => format!("{scheme}{user}:***{rest}"),
+                        // No password in the URL: nothing to hide.
+                        None => url.clone(),
+                    }
                 }
                 _ => url.clone(),
             },
@@ -181,7 +180,9 @@ pub fn build_pool(
 ) -> Result<Pool, StoreError> {
     r2d2::Pool::builder()
         .max_size(size_max)
-        .min_idle(Some(1))
+        // No idle minimum: the pool never connects in the background, so nothing is mid-handshake
+        // when a short-lived command exits (OpenSSL's exit-time cleanup races such threads).
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_millis(connect_timeout_ms))
         .build(Manager(options))
         .map_err(|e| StoreError::Pool(e.to_string()))

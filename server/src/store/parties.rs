@@ -544,3 +544,31 @@ pub fn owner_name(conn: &mut AnyConnection, account: i64) -> Result<Option<Strin
         .optional())?;
     Ok(merchant)
 }
+
+/// Stores a setting unless one of that name exists (two processes starting at once both succeed).
+pub fn put_setting_if_absent(
+    conn: &mut AnyConnection,
+    name: &str,
+    value: &str,
+) -> Result<(), StoreError> {
+    with_conn!(conn, |c| diesel::insert_into(settings::table)
+        .values((settings::name.eq(name), settings::value.eq(value)))
+        .on_conflict(settings::name)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Gives a customer a one-time start PIN (after an agent or operator checked their ID): unlocks
+/// the wallet, clears wrong tries, and forces a change at first use.
+pub fn reset_pin(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+    pin_hash: &str,
+) -> Result<(), StoreError> {
+    set_pin(conn, customer_id, pin_hash)?;
+    with_conn!(conn, |c| diesel::update(customers::table.find(customer_id))
+        .set(customers::pin_must_change.eq(true))
+        .execute(c))?;
+    Ok(())
+}

@@ -111,7 +111,16 @@ impl LedgerWriter {
             };
             let handle = std::thread::Builder::new()
                 .name(format!("ledger-writer-{index}"))
-                .spawn(move || worker.run())
+                .spawn(move || {
+                    // A panic here is a failed ledger assertion: the process must not live on
+                    // looking ready while no money can move. A crash is better than a wrong ledger.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.run()))
+                        .is_err()
+                    {
+                        tracing::error!("a ledger writer thread panicked; aborting the process");
+                        std::process::abort();
+                    }
+                })
                 .map_err(|e| StoreError::Io(e.to_string()))?;
             handles.push(handle);
         }
