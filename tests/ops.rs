@@ -323,3 +323,153 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
         }
     }
 }
+
+/// Statement export writes every posted leg exactly once, across page boundaries (a page holds
+/// 1,000 lines and a send has two legs on the sender's account: principal and fee).
+#[test]
+fn statement_export_writes_every_leg_once_across_pages() {
+    let env = TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 100_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier2);
+    let bob = env.customer("+254700100002", Tier::Tier2);
+    env.submit(TxnKind::Deposit, float, alice, 20_000_000);
+    for _ in 0..700 {
+        assert!(matches!(
+            env.submit(TxnKind::Transfer, alice, bob, 20_000),
+            Outcome::Accepted(_)
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alice.csv");
+    let written = mkoba::admin::reports::export_statement(&env.app, alice.0, &out).unwrap();
+    // 1 cash-in + 700 sends × (principal + 7.00 fee).
+    assert_eq!(written, 1 + 700 * 2);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 1_401);
+    let mut seen = std::collections::HashSet::new();
+    for row in &rows {
+        assert!(seen.insert((row[0], row[6])), "leg written twice: {row:?}");
+    }
+    let total: i64 = rows
+        .iter()
+        .map(|r| {
+            mkoba_ledger::Money::parse(
+                r[7].trim_start_matches('-'),
+                mkoba_ledger::Currency::KES,
+                i64::MAX,
+            )
+            .unwrap()
+            .minor()
+                * if r[7].starts_with('-') { -1 } else { 1 }
+        })
+        .sum();
+    assert_eq!(
+        total,
+        env.balance(alice),
+        "the statement sums to the balance"
+    );
+}
+
+#[test]
+fn import_onboards_customers_with_start_pins_and_names_bad_rows() {
+    let env = TestEnv::start(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    std::fs::write(&file, "msisdn,name,language,tier\n0722000111,Dana Kip,sw,1\n+254722000112,Eli Otieno,,\nnot-a-number,Foo,en,0\n0722000113,Gita,xx,0\n").unwrap();
+    let summary = mkoba::admin::import::customers(&env.app, &file).unwrap();
+    assert_eq!(
+        (
+            summary.created,
+            summary.skipped_existing,
+            summary.refused.len()
+        ),
+        (2, 0, 2),
+        "{:?}",
+        summary.refused
+    );
+    assert!(summary.refused[0].starts_with("line 4: invalid_phone_number"));
+    let again = mkoba::admin::import::customers(&env.app, &file).unwrap();
+    assert_eq!(
+        (again.created, again.skipped_existing),
+        (0, 2),
+        "a second import creates nothing"
+    );
+    let dana = mkoba::store::parties::customer_profile(&mut env.conn(), "+254722000111")
+        .unwrap()
+        .unwrap();
+    assert_eq!(dana.language, "sw");
+    let sms = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254722000111", 5).unwrap();
+    assert_eq!(sms[0].template, "pin_reset");
+    assert!(sms[0].body.contains("PIN yako ya muda"), "{}", sms[0].body);
+    let (locked, must_change) = mkoba::store::parties::pin_flags(&mut env.conn(), dana.id).unwrap();
+    assert_eq!(
+        (locked, must_change),
+        (false, true),
+        "the start PIN must be changed at first use"
+    );
+
+    let agents = dir.path().join("agents.csv");
+    std::fs::write(&agents, "code,name,msisdn,role,parent\nSA9,Super Nine,0711000009,super_agent,\nAG91,Ninety One,0711000091,agent,SA9\nAG92,Bad Parent,0711000092,agent,NOPE\n").unwrap();
+    let credentials = dir.path().join("credentials.csv");
+    let summary = mkoba::admin::import::agents(&env.app, &agents, &credentials).unwrap();
+    assert_eq!(
+        (summary.created, summary.refused.len()),
+        (2, 1),
+        "{:?}",
+        summary.refused
+    );
+    let written = std::fs::read_to_string(&credentials).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        3,
+        "a header and one password per created agent"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&credentials)
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        mkoba::admin::import::agents(&env.app, &agents, &credentials).is_err(),
+        "never overwrites a credentials file"
+    );
+}
+
+#[test]
+fn the_daily_report_counts_the_local_day() {
+    let env = TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    env.submit(TxnKind::Transfer, alice, alice, 1); // refused: not counted
+    env.submit(TxnKind::Withdrawal, alice, float, 20_000);
+    env.clock.advance_seconds(86_400);
+    env.submit(TxnKind::Withdrawal, alice, float, 10_000); // the next day
+                                                           // The test clock starts at T0: 2026-09-21 14:13 UTC, 17:13 in Nairobi.
+    let rows = mkoba::admin::reports::daily_totals(&env.app, "2026-09-21").unwrap();
+    let find = |kind: &str| rows.iter().find(|r| r.kind == kind).unwrap();
+    assert_eq!(find("deposit").n, 1);
+    assert_eq!(
+        (
+            find("withdrawal").n,
+            find("withdrawal").amount,
+            find("withdrawal").fees
+        ),
+        (1, Some(20_000), Some(2_900))
+    );
+    assert_eq!(find("float_issuance").amount, Some(10_000_000));
+    let next = mkoba::admin::reports::daily_totals(&env.app, "2026-09-22").unwrap();
+    assert_eq!(next.iter().map(|r| r.n).sum::<i64>(), 1);
+}

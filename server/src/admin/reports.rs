@@ -14,22 +14,23 @@ use crate::sms::localtime::local_date_time;
 use crate::store::{checkout, reads};
 use crate::with_conn;
 
-#[derive(QueryableByName)]
-struct KindTotals {
+/// One line of the daily report.
+#[derive(Debug, QueryableByName)]
+pub struct KindTotals {
     #[diesel(sql_type = Text)]
-    kind: String,
+    pub kind: String,
     #[diesel(sql_type = Text)]
-    phase: String,
+    pub phase: String,
     #[diesel(sql_type = Text)]
-    currency: String,
+    pub currency: String,
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub n: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
-    amount: Option<i64>,
+    pub amount: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
-    fees: Option<i64>,
+    pub fees: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
-    commissions: Option<i64>,
+    pub commissions: Option<i64>,
 }
 
 /// Day boundaries (UTC microseconds) of a local calendar day `YYYY-MM-DD`.
@@ -57,6 +58,23 @@ fn day_bounds(date: &str, utc_offset_seconds: i32) -> anyhow::Result<(i64, i64)>
     Ok((start, start + 86_400 * 1_000_000))
 }
 
+/// Totals per kind, phase and currency for one local calendar day (`YYYY-MM-DD`).
+pub fn daily_totals(app: &App, date: &str) -> anyhow::Result<Vec<KindTotals>> {
+    let (start, end) = day_bounds(date, app.ledger.rules.utc_offset_seconds)?;
+    let mut conn = checkout(&app.pool)?;
+    Ok(with_conn!(&mut *conn, |c| {
+        diesel::RunQueryDsl::load(
+        diesel::sql_query(format!(
+            "SELECT kind, phase, currency, COUNT(*) AS n, CAST(SUM(amount_minor) AS BIGINT) AS amount, \
+             CAST(SUM(fee_minor) AS BIGINT) AS fees, CAST(SUM(commission_minor) AS BIGINT) AS commissions \
+             FROM transactions WHERE created_at >= {start} AND created_at < {end} \
+             GROUP BY kind, phase, currency ORDER BY currency, kind, phase"
+        )),
+        c
+    )
+    })?)
+}
+
 pub fn daily_report(app: &App, date: Option<String>) -> anyhow::Result<()> {
     let offset = app.ledger.rules.utc_offset_seconds;
     let date = match date {
@@ -73,19 +91,7 @@ pub fn daily_report(app: &App, date: Option<String>) -> anyhow::Result<()> {
             )
         }
     };
-    let (start, end) = day_bounds(&date, offset)?;
-    let mut conn = checkout(&app.pool)?;
-    let rows: Vec<KindTotals> = with_conn!(&mut *conn, |c| {
-        diesel::RunQueryDsl::load(
-        diesel::sql_query(format!(
-            "SELECT kind, phase, currency, COUNT(*) AS n, CAST(SUM(amount_minor) AS BIGINT) AS amount, \
-             CAST(SUM(fee_minor) AS BIGINT) AS fees, CAST(SUM(commission_minor) AS BIGINT) AS commissions \
-             FROM transactions WHERE created_at >= {start} AND created_at < {end} \
-             GROUP BY kind, phase, currency ORDER BY currency, kind, phase"
-        )),
-        c
-    )
-    })?;
+    let rows = daily_totals(app, &date)?;
     println!("Daily report {date} (local time, UTC{:+}h)", offset / 3600);
     println!(
         "{:<18} {:<13} {:>8} {:>20} {:>14} {:>14}",
