@@ -614,3 +614,96 @@ fn buying_paying_account_settings_reversal_and_approvals(backend: Backend) {
     );
     s.env.assert_reconciles();
 }
+
+/// A second, independent mkoba process on the same database (for multi-process tests).
+struct OtherProcess {
+    base: String,
+    _app: std::sync::Arc<mkoba::app::App>,
+    _threads: mkoba::store::writer::WriterThreads,
+    _data: tempfile::TempDir,
+}
+
+fn other_process(s: &Running, adjust: impl FnOnce(&mut mkoba::config::Config)) -> OtherProcess {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = crate::support::test_config(&s.env.db, data.path().to_path_buf());
+    config.ussd.gateway_token = mkoba::config::Secret::new(GATEWAY_TOKEN.into());
+    adjust(&mut config);
+    let clock: std::sync::Arc<dyn mkoba::store::writer::Clock> = s.env.clock.clone();
+    let (app, threads) = mkoba::app::App::start(config, clock).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = {
+        let _guard = s.runtime.enter();
+        mkoba::http::serve(app.clone(), listener).unwrap()
+    };
+    s.runtime.spawn(server);
+    OtherProcess {
+        base,
+        _app: app,
+        _threads: threads,
+        _data: data,
+    }
+}
+
+#[test]
+fn one_session_can_hop_between_processes_and_the_allowlist_holds() {
+    let s = server(Backend::Postgres);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let bob = s.env.customer("+254700100002", Tier::Tier1);
+    let other = other_process(&s, |_| {});
+    let jane = "+254700200001";
+    let (mut at, _) = At::dial(&s, jane, "ATUid_reg");
+    for input in ["1", "Jane Wanjiku", PIN, PIN, "1"] {
+        at.send(input);
+    }
+    let wallet = customer_wallet(&s, jane);
+    s.env.submit(TxnKind::Deposit, float, wallet, 100_000);
+
+    // Each hop of one send goes to the other process than the last: the session lives in the
+    // database, not in either process.
+    let hop = |base: &str, text: &str| -> String {
+        let form = serde_urlencoded::to_string([
+            ("sessionId", "ATUid_split"),
+            ("serviceCode", "*384#"),
+            ("phoneNumber", jane),
+            ("networkCode", "63902"),
+            ("text", text),
+        ])
+        .unwrap();
+        s.runtime.block_on(async {
+            s.client
+                .post(format!("{base}/ussd/africastalking?token={GATEWAY_TOKEN}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    assert!(hop(&s.base, "").contains("Send money"));
+    assert!(hop(&other.base, "1").contains("Enter phone number"));
+    assert!(hop(&s.base, "1*0700100002").contains("TEST C***"));
+    assert!(hop(&other.base, "1*0700100002*300").contains("Enter PIN"));
+    // Abandoned here, before the PIN: nothing is held or moved.
+    assert_eq!(available(&s, wallet), 100_000);
+    assert!(hop(&s.base, &format!("1*0700100002*300*{PIN}")).starts_with("END Sent KES 300.00"));
+    assert_eq!(available(&s, wallet), 100_000 - 30_000 - 700);
+    s.env
+        .clock
+        .advance_seconds(s.env.app.config.ussd.cancel_window_seconds);
+    s.runtime.block_on(s.env.app.post_closed_sends(10)).unwrap();
+    assert_eq!(s.env.balance(bob), 30_000);
+
+    // A process whose allowlist does not include this caller answers only a polite END.
+    let guarded = other_process(&s, |c| c.ussd.ip_allowlist = vec!["10.9.8.7".into()]);
+    let refused = hop(&guarded.base, "");
+    assert!(
+        refused.starts_with("END ") && !refused.contains("Send money"),
+        "{refused}"
+    );
+    let allowed = other_process(&s, |c| c.ussd.ip_allowlist = vec!["127.0.0.1".into()]);
+    assert!(hop(&allowed.base, "").starts_with("CON "));
+}
