@@ -572,3 +572,42 @@ pub fn reset_pin(
         .execute(c))?;
     Ok(())
 }
+
+/// Opens `count` customer wallets in one transaction (benchmarks and load tests), with numbers
+/// `prefix` + a zero-padded index. Returns the wallets in order.
+pub fn bulk_customers(
+    conn: &mut AnyConnection,
+    count: usize,
+    prefix: &str,
+    currency: Currency,
+    tier: Tier,
+) -> Result<Vec<AccountId>, StoreError> {
+    write_transaction(conn, |conn| {
+        let mut wallets = Vec::with_capacity(count);
+        for i in 0..count {
+            let msisdn = format!("{prefix}{i:06}");
+            let label = format!("wallet {msisdn}");
+            let wallet = insert_account(
+                conn,
+                &new_account(
+                    AccountKind::CustomerWallet,
+                    currency.code(),
+                    tier,
+                    "customer",
+                    &label,
+                ),
+            )?;
+            with_conn!(&mut *conn, |c| diesel::insert_into(customers::table)
+                .values((
+                    customers::msisdn.eq(&msisdn),
+                    customers::name.eq("Bench Customer"),
+                    customers::language.eq("en"),
+                    customers::wallet_account_id.eq(wallet.0),
+                    customers::created_at.eq(now_micros()),
+                ))
+                .execute(c))?;
+            wallets.push(wallet);
+        }
+        Ok(wallets)
+    })
+}

@@ -1,0 +1,385 @@
+//! `mkoba-bench`: measures the ledger the way production uses it — durable transfers through the
+//! real writer (fee and commission legs, idempotency keys, limits, SMS outbox rows) — and, on
+//! PostgreSQL, PostgreSQL's own TPC-B (`pgbench`) on the same machine for comparison.
+//!
+//! cargo run --release --bin mkoba-bench -- --url sqlite:///tmp/bench.db --workload uniform
+//! cargo run --release --bin mkoba-bench -- --url postgres://postgres@127.0.0.1/postgres --pgbench
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use mkoba::app::App;
+use mkoba::config::{Config, Secret};
+use mkoba::store::parties::{self, AgentRole, NewAgent};
+use mkoba::store::writer::SystemClock;
+use mkoba::store::{checkout, reconcile, DatabaseUrl};
+use mkoba_ledger::{AccountId, Command, Currency, Money, Outcome, Tier, TxnKind, TxnRequest};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Workload {
+    /// Transfers between random wallets.
+    Uniform,
+    /// Every transfer is a cash-in from one agent float.
+    Hot,
+    /// One-minor-unit purchases from one merchant.
+    Micro,
+}
+
+#[derive(Parser)]
+struct Args {
+    /// `sqlite://path` (a new file) or `postgres://…/db` (a `mkoba_bench` database is made beside it).
+    #[arg(long, default_value = "sqlite:///tmp/mkoba-bench.db")]
+    url: String,
+    #[arg(long, value_enum, default_value = "uniform")]
+    workload: Workload,
+    #[arg(long, default_value_t = 10_000)]
+    wallets: usize,
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[arg(long, default_value_t = 1)]
+    writer_threads: usize,
+    #[arg(long, default_value_t = 1_000)]
+    batch_max: usize,
+    /// Also run pgbench (TPC-B) at the same client count and report the ratio (PostgreSQL only).
+    #[arg(long)]
+    pgbench: bool,
+    /// Write the figures as JSON here too.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Figures {
+    workload: Workload,
+    backend: &'static str,
+    clients: usize,
+    seconds: f64,
+    accepted: u64,
+    rejected: u64,
+    rejections: std::collections::BTreeMap<String, u64>,
+    transfers_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    pgbench_tps: Option<f64>,
+    ratio_to_pgbench: Option<f64>,
+    reconciled: bool,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted.get(rank).copied().unwrap_or(0)) / 1_000.0
+}
+
+fn prepare_database(url: &str) -> anyhow::Result<(String, Option<String>)> {
+    match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
+        DatabaseUrl::Sqlite(path) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            Ok((url.to_owned(), None))
+        }
+        DatabaseUrl::Postgres(admin) => {
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_owned();
+            let psql = |sql: &str| {
+                std::process::Command::new("psql")
+                    .args([admin.as_str(), "-qc", sql])
+                    .status()
+            };
+            psql("DROP DATABASE IF EXISTS mkoba_bench WITH (FORCE)")?;
+            anyhow::ensure!(
+                psql("CREATE DATABASE mkoba_bench")?.success(),
+                "could not create mkoba_bench"
+            );
+            Ok((format!("{base}/mkoba_bench"), Some(base)))
+        }
+    }
+}
+
+fn pgbench(base: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    let admin = format!("{base}/postgres");
+    let psql = |sql: &str| {
+        std::process::Command::new("psql")
+            .args([admin.as_str(), "-qc", sql])
+            .status()
+    };
+    psql("DROP DATABASE IF EXISTS mkoba_pgbench WITH (FORCE)")?;
+    psql("CREATE DATABASE mkoba_pgbench")?;
+    let db = format!("{base}/mkoba_pgbench");
+    let init = std::process::Command::new("pgbench")
+        .args(["-i", "-s", "10", "-q", &db])
+        .output()?;
+    anyhow::ensure!(
+        init.status.success(),
+        "pgbench -i failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let run = std::process::Command::new("pgbench")
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-M",
+            "prepared",
+            &db,
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&run.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .context("pgbench printed no tps")?;
+    Ok(tps.parse()?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (url, pg_base) = prepare_database(&args.url)?;
+    let data = tempfile_dir()?;
+    let mut config = Config {
+        data_dir: data.clone(),
+        ..Config::default()
+    };
+    config.database.url = Secret::new(url.clone());
+    config.database.migrate_on_start = true;
+    config.ledger.writer_threads = args.writer_threads;
+    config.ledger.batch_max = args.batch_max;
+    config.log.filter = "warn".into();
+    mkoba::telemetry::init("pretty", "warn");
+    let (app, _threads) = App::start(config, Arc::new(SystemClock))?;
+    let backend = match app.backend() {
+        mkoba::store::Backend::Sqlite => "sqlite",
+        mkoba::store::Backend::Postgres => "postgres",
+    };
+
+    eprintln!("setting up {} wallets…", args.wallets);
+    let mut conn = checkout(&app.pool)?;
+    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
+    let agent = parties::create_agent(
+        &mut conn,
+        &NewAgent {
+            code: "BENCH",
+            name: "Bench Agent",
+            role: AgentRole::Agent,
+            parent_agent_id: None,
+            msisdn: "+254711000000",
+            currency: Currency::KES,
+            password_hash: "-",
+        },
+    )?;
+    let merchant = parties::create_merchant(&mut conn, "BENCHM", "Bench Merchant", Currency::KES)?;
+    let wallets = parties::bulk_customers(
+        &mut conn,
+        args.wallets,
+        "+254790",
+        Currency::KES,
+        Tier::Tier2,
+    )?;
+    drop(conn);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let submit = |key: String, kind, debit, credit, minor| {
+        Command::Submit(TxnRequest {
+            idempotency_key: key,
+            kind,
+            debit,
+            credit,
+            amount: Money::from_minor(minor, Currency::KES),
+            memo: String::new(),
+            metadata: String::new(),
+            pending_expiry_seconds: None,
+        })
+    };
+    let float = agent.float;
+    let setup = submit(
+        "setup-float".into(),
+        TxnKind::FloatIssuance,
+        issuance,
+        float,
+        10_000_000_000,
+    );
+    anyhow::ensure!(
+        matches!(app.writer.submit_blocking(setup)?, Outcome::Accepted(_)),
+        "float issuance refused"
+    );
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, w) in wallets.iter().enumerate() {
+            let writer = app.writer.clone();
+            let command = submit(format!("setup-{i}"), TxnKind::Deposit, float, *w, 500_000);
+            tasks.spawn(async move { writer.submit(command).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+
+    eprintln!(
+        "running {:?} with {} clients for {} s…",
+        args.workload, args.clients, args.seconds
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let wallets = Arc::new(wallets);
+    let results: Vec<(u64, std::collections::BTreeMap<String, u64>, Vec<u32>)> =
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for client in 0..args.clients {
+                let (writer, wallets, workload) =
+                    (app.writer.clone(), Arc::clone(&wallets), args.workload);
+                let merchant: AccountId = merchant.account;
+                tasks.spawn(async move {
+                    let (mut accepted, mut rejected, mut latencies) = (
+                        0_u64,
+                        std::collections::BTreeMap::<String, u64>::new(),
+                        Vec::new(),
+                    );
+                    let mut n: u64 = 0;
+                    while Instant::now() < deadline {
+                        // A multiplicative hash spreads consecutive numbers over all wallets.
+                        let pick = |k: u64| {
+                            let index = k.wrapping_mul(2_654_435_761) % wallets.len().max(1) as u64;
+                            wallets
+                                .get(usize::try_from(index).unwrap_or(0))
+                                .copied()
+                                .unwrap_or(AccountId(0))
+                        };
+                        let key = format!("c{client}-{n}");
+                        let command = match workload {
+                            Workload::Uniform => submit(
+                                key,
+                                TxnKind::Transfer,
+                                pick(n * 2 + client as u64),
+                                pick(n * 2 + 1 + client as u64 * 7),
+                                5_000,
+                            ),
+                            Workload::Hot => {
+                                submit(key, TxnKind::Deposit, float, pick(n + client as u64), 5_000)
+                            }
+                            Workload::Micro => {
+                                submit(key, TxnKind::Purchase, pick(n + client as u64), merchant, 1)
+                            }
+                        };
+                        let t = Instant::now();
+                        match writer.submit(command).await {
+                            Ok(Outcome::Accepted(_)) => accepted += 1,
+                            Ok(Outcome::Rejected(r)) => {
+                                *rejected.entry(r.name().to_owned()).or_default() += 1
+                            }
+                            Ok(Outcome::Replayed(_)) => {
+                                *rejected.entry("replayed".into()).or_default() += 1
+                            }
+                            Err(e) => *rejected.entry(format!("error: {e}")).or_default() += 1,
+                        }
+                        latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                        n += 1;
+                    }
+                    (accepted, rejected, latencies)
+                });
+            }
+            let mut out = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                if let Ok(r) = r {
+                    out.push(r);
+                }
+            }
+            out
+        });
+    let elapsed = started.elapsed().as_secs_f64();
+    let accepted: u64 = results.iter().map(|r| r.0).sum();
+    let mut rejections = std::collections::BTreeMap::<String, u64>::new();
+    for (name, n) in results.iter().flat_map(|r| r.1.iter()) {
+        *rejections.entry(name.clone()).or_default() += n;
+    }
+    let rejected: u64 = rejections.values().sum();
+    let mut latencies: Vec<u32> = results.into_iter().flat_map(|r| r.2).collect();
+    latencies.sort_unstable();
+    let report = reconcile::run(&mut *checkout(&app.pool)?)?;
+    let pgbench_tps = match (&pg_base, args.pgbench) {
+        (Some(base), true) => Some(pgbench(base, args.clients, args.seconds)?),
+        _ => None,
+    };
+    let tps = accepted as f64 / elapsed;
+    let figures = Figures {
+        workload: args.workload,
+        backend,
+        clients: args.clients,
+        seconds: elapsed,
+        accepted,
+        rejected,
+        rejections,
+        transfers_per_second: tps,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        pgbench_tps,
+        ratio_to_pgbench: pgbench_tps.map(|p| tps / p),
+        reconciled: report.balanced(),
+    };
+    println!(
+        "{:<10} {:<9} {:>7} {:>12} {:>10} {:>9} {:>9} {:>12} {:>7} {:>10}",
+        "workload",
+        "backend",
+        "clients",
+        "transfers/s",
+        "rejected",
+        "p50 ms",
+        "p99 ms",
+        "pgbench tps",
+        "ratio",
+        "reconciled"
+    );
+    println!(
+        "{:<10} {:<9} {:>7} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>7} {:>10}",
+        format!("{:?}", figures.workload).to_lowercase(),
+        figures.backend,
+        figures.clients,
+        figures.transfers_per_second,
+        figures.rejected,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures
+            .pgbench_tps
+            .map_or("-".into(), |t| format!("{t:.0}")),
+        figures
+            .ratio_to_pgbench
+            .map_or("-".into(), |r| format!("{r:.2}")),
+        figures.reconciled
+    );
+    if !figures.rejections.is_empty() {
+        println!("rejections: {:?}", figures.rejections);
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
+    }
+    anyhow::ensure!(
+        figures.reconciled,
+        "the ledger does not reconcile after the run: {:?}",
+        report.mismatches
+    );
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mkoba-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
