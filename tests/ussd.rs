@@ -535,6 +535,36 @@ fn buying_paying_account_settings_reversal_and_approvals(backend: Backend) {
         .send(PIN)
         .starts_with("END Paid KES 120.00 to Habari Daily"));
 
+    // A biller asks for the customer's account number and records it with the payment.
+    let water = parties::create_merchant(
+        &mut s.env.conn(),
+        "M003",
+        "Maji Water",
+        mkoba_ledger::Currency::KES,
+    )
+    .unwrap();
+    assert!(parties::set_requires_reference(&mut s.env.conn(), "M003", true).unwrap());
+    let (mut at, _) = At::dial(&s, jane, "ATUid_bill");
+    at.send("5");
+    assert!(at.send("M003").contains("Enter account number"));
+    at.send("ACC7788");
+    let confirm = at.send("250");
+    assert!(confirm.contains("for account ACC7788"), "{confirm}");
+    assert!(at
+        .send(PIN)
+        .starts_with("END Paid KES 250.00 to Maji Water"));
+    assert_eq!(
+        s.env.balance(water.account),
+        25_000 - 125,
+        "paid, less the merchant's 0.5%"
+    );
+    let line =
+        &mkoba::store::reads::statement(&mut s.env.conn(), water.account.0, None, 1).unwrap()[0];
+    assert_eq!(
+        line.memo, "ACC7788",
+        "the account number travels with the payment"
+    );
+
     // Limits and tier.
     let (mut at, _) = At::dial(&s, jane, "ATUid_lim");
     at.send("8");

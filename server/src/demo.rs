@@ -74,10 +74,13 @@ pub const AGENTS: [DemoAgent; 3] = [
     },
 ];
 
-pub const MERCHANTS: [(&str, &str); 2] = [
+pub const MERCHANTS: [(&str, &str); 3] = [
     ("M001", "Safari Airtime & Data"),
     ("M002", "Habari Daily News"),
+    ("M003", "Maji Water Company"),
 ];
+/// Merchants that need the customer's account number with each payment (billers).
+pub const BILLERS: [&str; 1] = ["M003"];
 
 /// (merchant code, sku, name, category, price in minor units)
 const PRODUCTS: [(&str, &str, &str, &str, i64); 6] = [
@@ -230,6 +233,7 @@ pub fn seed(app: &App) -> anyhow::Result<bool> {
         if parties::merchant_by_code(&mut conn, code)?.is_none() {
             parties::create_merchant(&mut conn, code, name, currency)?;
         }
+        parties::set_requires_reference(&mut conn, code, BILLERS.contains(&code))?;
     }
     for (merchant, sku, name, category, price_minor) in PRODUCTS {
         let (merchant_id, _) = parties::merchant_by_code(&mut conn, merchant)?

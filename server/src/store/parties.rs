@@ -469,11 +469,32 @@ pub fn agent_name(conn: &mut AnyConnection, code: &str) -> Result<Option<String>
 }
 
 pub fn merchant_name(conn: &mut AnyConnection, code: &str) -> Result<Option<String>, StoreError> {
+    Ok(merchant_profile(conn, code)?.map(|(name, _)| name))
+}
+
+/// A merchant's name and whether it needs the customer's account number with each payment.
+pub fn merchant_profile(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<(String, bool)>, StoreError> {
     Ok(with_conn!(conn, |c| merchants::table
         .filter(merchants::code.eq(code))
-        .select(merchants::name)
+        .select((merchants::name, merchants::requires_reference))
         .first(c)
         .optional())?)
+}
+
+pub fn set_requires_reference(
+    conn: &mut AnyConnection,
+    code: &str,
+    required: bool,
+) -> Result<bool, StoreError> {
+    let n = with_conn!(conn, |c| diesel::update(
+        merchants::table.filter(merchants::code.eq(code))
+    )
+    .set(merchants::requires_reference.eq(required))
+    .execute(c))?;
+    Ok(n == 1)
 }
 
 pub fn customer_name_by_wallet(

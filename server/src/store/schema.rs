@@ -154,6 +154,7 @@ diesel::table! {
         name -> Text,
         account_id -> BigInt,
         created_at -> BigInt,
+        requires_reference -> Bool,
     }
 }
 

@@ -117,14 +117,15 @@ async fn run(app: &Arc<App>, caller: &Caller, effect: Effect) -> Result<EffectRe
         }
         Effect::LookupMerchant { code } => {
             let pool = app.pool.clone();
-            let name =
-                blocking(move || parties::merchant_name(&mut *checkout(&pool)?, &code)).await?;
-            Ok(name.map_or(EffectResult::MerchantUnknown, |name| {
-                EffectResult::Merchant {
+            let found =
+                blocking(move || parties::merchant_profile(&mut *checkout(&pool)?, &code)).await?;
+            Ok(match found {
+                Some((name, needs_reference)) => EffectResult::Merchant {
                     name,
-                    needs_reference: false,
-                }
-            }))
+                    needs_reference,
+                },
+                None => EffectResult::MerchantUnknown,
+            })
         }
         Effect::Quote {
             kind,
