@@ -121,6 +121,36 @@ fn serve_seeds_the_demo_world_and_admin_reconcile_balances() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("amount_too_precise"));
 
+    // A super-agent rebalances float to an agent; the operator's reference makes it idempotent.
+    for expected in ["posted", "already posted"] {
+        let out = mkoba(dir.path())
+            .args([
+                "admin",
+                "transfer-float",
+                "--from",
+                "SA001",
+                "--to",
+                "AG102",
+                "--amount",
+                "2500",
+                "--reference",
+                "R-1",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(expected), "{text}");
+    }
+    let out = mkoba(dir.path())
+        .args(["admin", "statement", "--account", "8"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("float AG102") && text.contains("balance KES 200,500.00"),
+        "{text}"
+    );
+
     // A PIN arrives on standard input, never as an argument; weak ones are refused.
     let mut child = mkoba(dir.path())
         .args([

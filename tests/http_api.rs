@@ -289,3 +289,72 @@ fn every_rejection_maps_to_a_client_error() {
         );
     }
 }
+
+/// The database goes away under a running server: clients get `503 store_unavailable` with
+/// `Retry-After`, never a wrong answer; once it is back, retrying with the same key posts once.
+#[test]
+fn a_database_outage_answers_503_and_a_retry_posts_exactly_once() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let s = spawn_with(Backend::Postgres, |c| c.database.connect_timeout_ms = 500);
+    let (float, _) = s.env.agent("AG1", 1_000_000);
+    let alice = s.env.customer("+254700100001", Tier::Tier1);
+    let mkoba::store::DatabaseUrl::Postgres(url) = s.env.db.url.clone() else {
+        unreachable!()
+    };
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = diesel::PgConnection::establish(&crate::support::pg_admin_url()).unwrap();
+    // The database disappears: every connection is cut and new ones cannot find it. (A
+    // connection limit would not do: the tests connect as a superuser, whom limits do not bind.)
+    let away = format!("{name}_away");
+    let mut cut = |from: &str, to: &str| {
+        for _ in 0..100 {
+            let kill = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{from}' AND pid <> pg_backend_pid()");
+            admin.batch_execute(&kill).unwrap();
+            if admin
+                .batch_execute(&format!("ALTER DATABASE {from} RENAME TO {to}"))
+                .is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("could not rename {from}");
+    };
+    cut(&name, &away);
+
+    let body = json!({ "idempotency_key": "outage-1", "kind": "deposit", "debit_account_id": float.0,
+                       "credit_account_id": alice.0, "amount": "100", "currency": "KES" });
+    let (status, answer) = s.post("/ops/v1/transactions", body.clone());
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("store_unavailable")),
+        "{answer}"
+    );
+    let (status, ready) = s.call("GET", "/readyz", None, None);
+    assert_eq!(
+        (status, ready["database"].as_str()),
+        (503, Some("unreachable")),
+        "{ready}"
+    );
+
+    cut(&away, &name);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let first = loop {
+        let (status, answer) = s.post("/ops/v1/transactions", body.clone());
+        if status != 503 {
+            break (status, answer);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never recovered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(first.0, 201, "{}", first.1);
+    let (status, again) = s.post("/ops/v1/transactions", body);
+    assert_eq!((status, again["replayed"].as_bool()), (200, Some(true)));
+    assert_eq!(s.env.balance(alice), 10_000, "posted exactly once");
+    assert_eq!(s.call("GET", "/readyz", None, None).0, 200);
+    s.env.assert_reconciles();
+}

@@ -34,6 +34,7 @@ conformance!(
     frozen_accounts_cannot_move_money,
     statements_page_through_postings,
     sends_post_when_their_cancel_window_closes,
+    adjustments_move_money_through_suspense,
 );
 
 fn accepted(outcome: &Outcome) -> &mkoba_ledger::Receipt {
@@ -503,5 +504,88 @@ fn sends_post_when_their_cancel_window_closes(backend: Backend) {
         amount_minor: None,
     });
     assert_eq!(after.rejection(), Some(Rejection::PendingAlreadyPosted));
+    env.assert_reconciles();
+}
+
+/// Two processes run their sweepers over the same PostgreSQL at the same moment: every closed
+/// send is posted once and every lapsed reservation voided once.
+#[test]
+fn postgres_two_processes_sweep_without_doing_anything_twice() {
+    let env = TestEnv::start(Backend::Postgres);
+    let (float, _) = env.agent("AG1", 100_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier2);
+    let bob = env.customer("+254700100002", Tier::Tier2);
+    env.submit(TxnKind::Deposit, float, alice, 10_000_000);
+    for i in 0..20 {
+        let mut send = env.request(TxnKind::Transfer, alice, bob, 1_000 + i);
+        send.pending_expiry_seconds = Some(3_600);
+        assert!(matches!(
+            env.run(Command::Submit(send)),
+            Outcome::Accepted(_)
+        ));
+        let mut withdrawal = env.request(TxnKind::Withdrawal, alice, float, 10_000);
+        withdrawal.pending_expiry_seconds = Some(60);
+        assert!(matches!(
+            env.run(Command::Submit(withdrawal)),
+            Outcome::Accepted(_)
+        ));
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = crate::support::test_config(&env.db, data.path().to_path_buf());
+    let clock: std::sync::Arc<dyn mkoba::store::writer::Clock> = env.clock.clone();
+    let (other, _threads) = mkoba::app::App::start(config, clock).unwrap();
+    env.clock.advance_seconds(61);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (posted, expired) = runtime.block_on(async {
+        let (a, b) = tokio::join!(env.app.post_closed_sends(100), other.post_closed_sends(100));
+        let (c, d) = tokio::join!(env.app.sweep_expired(100), other.sweep_expired(100));
+        (a.unwrap() + b.unwrap(), c.unwrap() + d.unwrap())
+    });
+    assert_eq!(
+        (posted, expired),
+        (20, 20),
+        "each done once between the two processes"
+    );
+    let sent: i64 = (0..20).map(|i| 1_000 + i).sum();
+    assert_eq!(env.balance(bob), sent);
+    assert_eq!(
+        env.available(alice),
+        env.balance(alice),
+        "no reservation left behind"
+    );
+    env.assert_reconciles();
+}
+
+fn adjustments_move_money_through_suspense(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier0);
+    let suspense = env.system().suspense;
+    env.submit(TxnKind::Deposit, float, alice, 10_000);
+    // An operator correction: the wallet is credited from suspense, ignoring tier limits but not
+    // floors, and a journal entry records it (nothing is edited).
+    let credit = env.submit(TxnKind::Adjustment, suspense, alice, 15_000_000);
+    assert!(
+        matches!(credit, Outcome::Accepted(_)),
+        "adjustments are exempt from tier limits: {credit:?}"
+    );
+    assert_eq!(env.balance(alice), 15_010_000);
+    assert_eq!(env.balance(suspense), -15_000_000);
+    let too_much = env.submit(TxnKind::Adjustment, alice, suspense, 15_010_001);
+    assert_eq!(
+        too_much.rejection(),
+        Some(Rejection::InsufficientFunds),
+        "but never below a floor"
+    );
+    assert!(matches!(
+        env.submit(TxnKind::Adjustment, alice, suspense, 15_000_000),
+        Outcome::Accepted(_)
+    ));
+    assert_eq!(env.balance(suspense), 0);
     env.assert_reconciles();
 }
