@@ -14,9 +14,9 @@ use crate::phone::Msisdn;
 use crate::secrets::{one_time_pin, random_token};
 use crate::sms::outbox;
 use crate::sms::templates::{Language, Message};
-use crate::store::checkout;
 use crate::store::parties::{self, AgentRole, NewAgent, NewCustomer};
 use crate::store::schema::customers;
+use crate::store::{checkout, AnyConnection};
 use crate::with_conn;
 
 /// Rows per file at most: a bigger onboarding is split into several files.
@@ -74,40 +74,74 @@ fn read_rows<T: for<'de> Deserialize<'de>>(
     Ok(rows)
 }
 
-pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
-    let rows = read_rows::<CustomerRow>(path)?;
+/// What became of one row.
+enum RowResult {
+    Created,
+    AlreadyThere,
+    Refused(String),
+}
+
+/// Rows that name a phone number, checked for every kind of import.
+trait HasMsisdn {
+    fn msisdn(&self) -> &str;
+}
+
+impl HasMsisdn for CustomerRow {
+    fn msisdn(&self) -> &str {
+        &self.msisdn
+    }
+}
+
+impl HasMsisdn for AgentRow {
+    fn msisdn(&self) -> &str {
+        &self.msisdn
+    }
+}
+
+/// Reads every row of `path`, parses its phone number, and hands both to `import`. Unreadable
+/// rows and invalid numbers are refused by line number; a progress bar runs throughout.
+fn import_rows<T: for<'de> Deserialize<'de> + HasMsisdn>(
+    app: &App,
+    path: &Path,
+    mut import: impl FnMut(&mut AnyConnection, T, Msisdn) -> anyhow::Result<RowResult>,
+) -> anyhow::Result<ImportSummary> {
+    let rows = read_rows::<T>(path)?;
     let mut summary = ImportSummary::default();
     let mut conn = checkout(&app.pool)?;
     let progress = bar(rows.len());
     for (line, row) in rows {
         progress.inc(1);
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                summary.refused.push(format!("line {line}: {e}"));
-                continue;
-            }
+        let result = match row {
+            Err(e) => RowResult::Refused(e),
+            Ok(row) => match Msisdn::parse(row.msisdn(), app.country) {
+                Err(_) => RowResult::Refused("invalid_phone_number".into()),
+                Ok(msisdn) => import(&mut conn, row, msisdn)?,
+            },
         };
-        let Ok(msisdn) = Msisdn::parse(&row.msisdn, app.country) else {
-            summary
-                .refused
-                .push(format!("line {line}: invalid_phone_number"));
-            continue;
-        };
+        match result {
+            RowResult::Created => summary.created += 1,
+            RowResult::AlreadyThere => summary.skipped_existing += 1,
+            RowResult::Refused(reason) => summary.refused.push(format!("line {line}: {reason}")),
+        }
+    }
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
+    import_rows(app, path, |conn, row: CustomerRow, msisdn| {
         let name = row.name.trim();
         let language = Language::from_code(row.language.as_deref().unwrap_or("en"));
         let tier = mkoba_ledger::Tier::from_index(row.tier.unwrap_or(0));
         let (Some(language), Some(tier), false) =
             (language, tier, name.is_empty() || name.len() > 100)
         else {
-            summary.refused.push(format!(
-                "line {line}: name, language (en/sw/fr) or tier (0-2) invalid"
+            return Ok(RowResult::Refused(
+                "name, language (en/sw/fr) or tier (0-2) invalid".into(),
             ));
-            continue;
         };
-        if parties::customer_profile(&mut conn, msisdn.as_str())?.is_some() {
-            summary.skipped_existing += 1;
-            continue;
+        if parties::customer_profile(conn, msisdn.as_str())?.is_some() {
+            return Ok(RowResult::AlreadyThere);
         }
         let pin = one_time_pin(app.config.security.pin_length);
         let hash = app.hasher.hash(&pin)?;
@@ -120,71 +154,44 @@ pub fn customers(app: &App, path: &Path) -> anyhow::Result<ImportSummary> {
             pin_hash: Some(&hash),
             id_document: None,
         };
-        let created = parties::create_customer(&mut conn, &new)?;
+        let created = parties::create_customer(conn, &new)?;
         with_conn!(&mut *conn, |c| diesel::update(
             customers::table.find(created.customer_id)
         )
         .set(customers::pin_must_change.eq(true))
         .execute(c))?;
         outbox::enqueue(
-            &mut conn,
+            conn,
             &app.notify,
             msisdn.as_str(),
             &Message::PinReset { pin },
             language,
             app.clock.now(),
         )?;
-        summary.created += 1;
-    }
-    progress.finish_and_clear();
-    Ok(summary)
+        Ok(RowResult::Created)
+    })
 }
 
 pub fn agents(app: &App, path: &Path, credentials_out: &Path) -> anyhow::Result<ImportSummary> {
-    let rows = read_rows::<AgentRow>(path)?;
     let mut credentials = private_file(credentials_out)?;
     writeln!(credentials, "code,password")?;
-    let mut summary = ImportSummary::default();
-    let mut conn = checkout(&app.pool)?;
-    let progress = bar(rows.len());
-    for (line, row) in rows {
-        progress.inc(1);
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                summary.refused.push(format!("line {line}: {e}"));
-                continue;
-            }
-        };
-        let Ok(msisdn) = Msisdn::parse(&row.msisdn, app.country) else {
-            summary
-                .refused
-                .push(format!("line {line}: invalid_phone_number"));
-            continue;
-        };
+    let summary = import_rows(app, path, |conn, row: AgentRow, msisdn| {
         let role = match row.role.as_deref().unwrap_or("agent") {
             "agent" => AgentRole::Agent,
             "super_agent" => AgentRole::SuperAgent,
             other => {
-                summary.refused.push(format!(
-                    "line {line}: role {other:?} is not agent or super_agent"
-                ));
-                continue;
+                return Ok(RowResult::Refused(format!(
+                    "role {other:?} is not agent or super_agent"
+                )))
             }
         };
-        if parties::agent_by_code(&mut conn, &row.code)?.is_some() {
-            summary.skipped_existing += 1;
-            continue;
+        if parties::agent_by_code(conn, &row.code)?.is_some() {
+            return Ok(RowResult::AlreadyThere);
         }
         let parent_agent_id = match row.parent.as_deref().filter(|p| !p.is_empty()) {
-            Some(code) => match parties::agent_by_code(&mut conn, code)? {
+            Some(code) => match parties::agent_by_code(conn, code)? {
                 Some((id, _, _)) => Some(id),
-                None => {
-                    summary
-                        .refused
-                        .push(format!("line {line}: no parent agent {code}"));
-                    continue;
-                }
+                None => return Ok(RowResult::Refused(format!("no parent agent {code}"))),
             },
             None => None,
         };
@@ -199,16 +206,15 @@ pub fn agents(app: &App, path: &Path, credentials_out: &Path) -> anyhow::Result<
             currency: app.config.ledger.default_currency,
             password_hash: &hash,
         };
-        match parties::create_agent(&mut conn, &new) {
+        Ok(match parties::create_agent(conn, &new) {
             Ok(_) => {
                 writeln!(credentials, "{},{password}", row.code)?;
-                summary.created += 1;
+                RowResult::Created
             }
-            Err(e) => summary.refused.push(format!("line {line}: {e}")),
-        }
-    }
+            Err(e) => RowResult::Refused(e.to_string()),
+        })
+    })?;
     credentials.flush()?;
-    progress.finish_and_clear();
     Ok(summary)
 }
 
