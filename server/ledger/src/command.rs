@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{AccountId, Phase, Posting, Timestamp, TxnId, TxnKind};
+use crate::model::{AccountId, AllowanceId, Phase, Posting, Timestamp, TxnId, TxnKind};
 use crate::money::Money;
 use crate::rejection::Rejection;
 
@@ -52,6 +52,23 @@ pub enum Command {
         original: TxnId,
         memo: String,
     },
+    /// Return part (`amount_minor`) or all (`None`) of what is left of a merchant payment or
+    /// purchase from the merchant to the customer who paid.
+    Refund {
+        idempotency_key: String,
+        original: TxnId,
+        amount_minor: Option<i64>,
+        memo: String,
+    },
+    /// A purchase charged against a customer's allowance for a merchant, without a PIN: the
+    /// ledger takes the wallet and the merchant from the allowance and enforces its terms.
+    Charge {
+        idempotency_key: String,
+        allowance: AllowanceId,
+        amount: Money,
+        memo: String,
+        metadata: String,
+    },
 }
 
 impl Command {
@@ -66,6 +83,12 @@ impl Command {
             }
             | Command::Reverse {
                 idempotency_key, ..
+            }
+            | Command::Refund {
+                idempotency_key, ..
+            }
+            | Command::Charge {
+                idempotency_key, ..
             } => idempotency_key,
         }
     }
@@ -74,9 +97,11 @@ impl Command {
     pub fn named_accounts(&self) -> Vec<AccountId> {
         match self {
             Command::Submit(r) => vec![r.debit, r.credit],
-            Command::PostPending { .. } | Command::VoidPending { .. } | Command::Reverse { .. } => {
-                Vec::new()
-            }
+            Command::PostPending { .. }
+            | Command::VoidPending { .. }
+            | Command::Reverse { .. }
+            | Command::Refund { .. }
+            | Command::Charge { .. } => Vec::new(),
         }
     }
 
@@ -85,14 +110,33 @@ impl Command {
             Command::PostPending { pending, .. } | Command::VoidPending { pending, .. } => {
                 Some(*pending)
             }
-            Command::Submit(_) | Command::Reverse { .. } => None,
+            Command::Submit(_)
+            | Command::Reverse { .. }
+            | Command::Refund { .. }
+            | Command::Charge { .. } => None,
         }
     }
 
     pub fn original_ref(&self) -> Option<TxnId> {
         match self {
-            Command::Reverse { original, .. } => Some(*original),
-            Command::Submit(_) | Command::PostPending { .. } | Command::VoidPending { .. } => None,
+            Command::Reverse { original, .. } | Command::Refund { original, .. } => {
+                Some(*original)
+            }
+            Command::Submit(_)
+            | Command::PostPending { .. }
+            | Command::VoidPending { .. }
+            | Command::Charge { .. } => None,
+        }
+    }
+
+    pub fn allowance_ref(&self) -> Option<AllowanceId> {
+        match self {
+            Command::Charge { allowance, .. } => Some(*allowance),
+            Command::Submit(_)
+            | Command::PostPending { .. }
+            | Command::VoidPending { .. }
+            | Command::Reverse { .. }
+            | Command::Refund { .. } => None,
         }
     }
 
@@ -126,6 +170,29 @@ impl Command {
             } => format!("v1|void|{}|{:?}", pending.0, reason),
             Command::Reverse { original, memo, .. } => {
                 format!("v1|reverse|{}|{}", original.0, memo)
+            }
+            Command::Refund {
+                original,
+                amount_minor,
+                memo,
+                ..
+            } => format!("v1|refund|{}|{:?}|{}", original.0, amount_minor, memo),
+            Command::Charge {
+                allowance,
+                amount,
+                memo,
+                metadata,
+                ..
+            } => {
+                format!(
+                    "v1|charge|{}|{}|{}|{}|{}",
+                    allowance.0,
+                    amount.minor(),
+                    amount.currency(),
+                    memo.len(),
+                    memo
+                ) + "|"
+                    + metadata
             }
         };
         let digest = Sha256::digest(canonical.as_bytes());

@@ -13,8 +13,8 @@ use crate::command::{
     AccountSnapshot, Command, JournalEntry, Outcome, Receipt, TxnRequest, VoidReason,
 };
 use crate::model::{
-    AccountId, AccountKind, AccountState, AccountStatus, Leg, PendingState, PendingStatus, Phase,
-    Posting, ReversibleTxn, Timestamp, TxnId, TxnKind,
+    AccountId, AccountKind, AccountState, AccountStatus, AllowanceId, AllowanceState, Leg,
+    PendingState, PendingStatus, Phase, Posting, ReversibleTxn, Timestamp, TxnId, TxnKind,
 };
 use crate::money::{Currency, Money};
 use crate::rejection::Rejection;
@@ -34,6 +34,8 @@ pub struct BatchState {
     pub pendings: BTreeMap<TxnId, PendingState>,
     pub originals: BTreeMap<TxnId, ReversibleTxn>,
     pub prior_keys: HashMap<String, PriorUse>,
+    /// Allowances that `Charge` commands name.
+    pub allowances: BTreeMap<AllowanceId, AllowanceState>,
     /// The fee revenue account of each enabled currency.
     pub fee_revenue: BTreeMap<Currency, AccountId>,
 }
@@ -47,6 +49,10 @@ pub struct BatchWrites {
     pub new_pendings: Vec<PendingState>,
     /// Pending transfers resolved by this batch: (pending, new status, resolving transaction).
     pub resolved_pendings: Vec<(TxnId, PendingStatus, TxnId)>,
+    /// Final state of every allowance charged in this batch.
+    pub allowances: Vec<AllowanceState>,
+    /// Each accepted charge: (allowance, transaction).
+    pub charges: Vec<(AllowanceId, TxnId)>,
 }
 
 pub struct Batch<'a> {
@@ -56,6 +62,7 @@ pub struct Batch<'a> {
     today: i64,
     state: BatchState,
     initial: BTreeMap<AccountId, AccountState>,
+    initial_allowances: BTreeMap<AllowanceId, AllowanceState>,
     writes: BatchWrites,
     accepted_keys: HashMap<String, PriorUse>,
 }
@@ -70,6 +77,7 @@ impl<'a> Batch<'a> {
         state: BatchState,
     ) -> Batch<'a> {
         let initial = state.accounts.clone();
+        let initial_allowances = state.allowances.clone();
         Batch {
             rules,
             codes,
@@ -77,6 +85,7 @@ impl<'a> Batch<'a> {
             today: now.day_number(rules.utc_offset_seconds),
             state,
             initial,
+            initial_allowances,
             writes: BatchWrites::default(),
             accepted_keys: HashMap::new(),
         }
@@ -117,6 +126,19 @@ impl<'a> Batch<'a> {
                 pending, reason, ..
             } => self.void_pending(*pending, *reason, id)?,
             Command::Reverse { original, memo, .. } => self.reverse(*original, memo, id)?,
+            Command::Refund {
+                original,
+                amount_minor,
+                memo,
+                ..
+            } => self.refund(*original, *amount_minor, memo, id)?,
+            Command::Charge {
+                allowance,
+                amount,
+                memo,
+                metadata,
+                ..
+            } => self.charge(*allowance, *amount, memo, metadata, id)?,
         };
         let receipt = entry.receipt.clone();
         self.accepted_keys.insert(
@@ -384,6 +406,7 @@ impl<'a> Batch<'a> {
             TxnKind::Fee
             | TxnKind::Commission
             | TxnKind::Reversal
+            | TxnKind::Refund
             | TxnKind::FloatIssuance
             | TxnKind::FloatTransfer
             | TxnKind::Adjustment => (None, None),
@@ -611,6 +634,137 @@ impl<'a> Batch<'a> {
         Ok(entry)
     }
 
+    fn refund(
+        &mut self,
+        original_id: TxnId,
+        requested_minor: Option<i64>,
+        memo: &str,
+        id: TxnId,
+    ) -> Check<JournalEntry> {
+        if memo.len() > self.rules.memo_len_max {
+            return Err(Rejection::MemoTooLong);
+        }
+        let original = self
+            .state
+            .originals
+            .get(&original_id)
+            .ok_or(Rejection::TransactionNotFound)?
+            .clone();
+        let merchant_paid = matches!(original.kind, TxnKind::MerchantPayment | TxnKind::Purchase);
+        let moved_money = matches!(original.phase, Phase::Posted | Phase::PostPending);
+        if !merchant_paid || !moved_money {
+            return Err(Rejection::RefundNotAllowed);
+        }
+        let deadline = original
+            .created_at
+            .saturating_add_seconds(self.rules.refund.window_seconds);
+        if self.now > deadline {
+            return Err(Rejection::RefundWindowClosed);
+        }
+        // Reversals and earlier refunds both count against the original amount.
+        let outstanding = original
+            .amount_minor
+            .saturating_sub(original.reversed_minor);
+        let amount = requested_minor.unwrap_or(outstanding);
+        if requested_minor.is_some_and(|a| a <= 0) {
+            return Err(Rejection::AmountNotPositive);
+        }
+        if amount <= 0 || amount > outstanding {
+            return Err(Rejection::RefundExceedsPayment);
+        }
+        let customer = self
+            .usable_account(original.payer, original.currency)?
+            .clone();
+        let merchant = self
+            .usable_account(original.payee, original.currency)?
+            .clone();
+        // A refund gives the customer's own money back: tier limits do not apply, the merchant's
+        // floor does (an empty merchant account is refused as insufficient funds).
+        let legs = vec![Posting {
+            leg: Leg::Principal,
+            debit: merchant.id,
+            credit: customer.id,
+            amount_minor: amount,
+        }];
+        let mut stage = Stage::new(&self.state.accounts, self.today);
+        stage.post_all(&legs)?;
+        stage.check_floors()?;
+        let changes = stage.into_changes();
+        self.state.accounts.extend(changes);
+        if let Some(o) = self.state.originals.get_mut(&original_id) {
+            o.reversed_minor = o.reversed_minor.saturating_add(amount);
+        }
+        let receipt = Receipt {
+            txn_id: id,
+            code: self.codes.code_for(id),
+            kind: TxnKind::Refund,
+            phase: Phase::Posted,
+            amount: Money::from_minor(amount, original.currency),
+            fee_minor: 0,
+            commission_minor: 0,
+            debit: merchant.id,
+            credit: customer.id,
+            related: Some(original_id),
+            created_at: self.now,
+            expires_at: None,
+        };
+        let mut entry = entry_without_text(receipt, legs);
+        entry.memo = memo.to_owned();
+        Ok(entry)
+    }
+
+    /// A purchase under an allowance: its terms first, then every check a purchase gets.
+    fn charge(
+        &mut self,
+        allowance_id: AllowanceId,
+        amount: Money,
+        memo: &str,
+        metadata: &str,
+        id: TxnId,
+    ) -> Check<JournalEntry> {
+        let allowance = self
+            .state
+            .allowances
+            .get(&allowance_id)
+            .ok_or(Rejection::AllowanceNotFound)?
+            .clone();
+        if !allowance.active {
+            return Err(Rejection::AllowanceRevoked);
+        }
+        if self.now >= allowance.expires_at {
+            return Err(Rejection::AllowanceExpired);
+        }
+        if amount.currency() != allowance.currency {
+            return Err(Rejection::CurrencyMismatch);
+        }
+        if amount.minor() > allowance.per_charge_max_minor {
+            return Err(Rejection::AllowancePerChargeExceeded);
+        }
+        let spent = allowance
+            .spent_minor
+            .checked_add(amount.minor())
+            .ok_or(Rejection::AmountOverflow)?;
+        if spent > allowance.cap_minor {
+            return Err(Rejection::AllowanceCapExceeded);
+        }
+        let request = TxnRequest {
+            idempotency_key: String::new(),
+            kind: TxnKind::Purchase,
+            debit: allowance.wallet,
+            credit: allowance.merchant,
+            amount,
+            memo: memo.to_owned(),
+            metadata: metadata.to_owned(),
+            pending_expiry_seconds: None,
+        };
+        let entry = self.submit(&request, id)?;
+        if let Some(a) = self.state.allowances.get_mut(&allowance_id) {
+            a.spent_minor = spent;
+        }
+        self.writes.charges.push((allowance_id, id));
+        Ok(entry)
+    }
+
     /// Ends the batch: asserts the batch-level invariants (these hold in release builds too: a
     /// crash is better than a wrong balance) and returns what must be written.
     pub fn finish(mut self) -> BatchWrites {
@@ -640,6 +794,19 @@ impl<'a> Batch<'a> {
             self.writes.accounts.push(now.clone());
         }
         assert_eq!(balance_delta, 0, "batch does not balance");
+        for (id, now) in &self.state.allowances {
+            let Some(before) = self.initial_allowances.get(id) else {
+                continue;
+            };
+            if now == before {
+                continue;
+            }
+            assert!(
+                now.spent_minor >= before.spent_minor && now.spent_minor <= now.cap_minor,
+                "allowance {id:?} spent outside its cap"
+            );
+            self.writes.allowances.push(now.clone());
+        }
         assert_eq!(
             pending_debit_delta, pending_credit_delta,
             "batch reservations do not balance"

@@ -20,8 +20,8 @@ pub use command::{
 };
 pub use engine::{Batch, BatchState, BatchWrites, PriorUse};
 pub use model::{
-    AccountId, AccountKind, AccountState, AccountStatus, Leg, PendingState, PendingStatus, Phase,
-    Posting, ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
+    AccountId, AccountKind, AccountState, AccountStatus, AllowanceId, AllowanceState, Leg,
+    PendingState, PendingStatus, Phase, Posting, ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
 };
 pub use money::{AmountError, Currency, Money};
 pub use rejection::Rejection;

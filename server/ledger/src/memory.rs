@@ -9,8 +9,8 @@ use crate::code::TxnCodes;
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::engine::{Batch, BatchState, PriorUse};
 use crate::model::{
-    AccountId, AccountKind, AccountState, AccountStatus, PendingState, PendingStatus, Phase,
-    ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
+    AccountId, AccountKind, AccountState, AccountStatus, AllowanceId, AllowanceState,
+    PendingState, PendingStatus, Phase, ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
 };
 use crate::money::Currency;
 use crate::reconcile::{reconcile, AccountLine, Report};
@@ -21,6 +21,7 @@ pub struct MemoryLedger {
     codes: TxnCodes,
     pub accounts: BTreeMap<AccountId, AccountState>,
     pub pendings: BTreeMap<TxnId, PendingState>,
+    pub allowances: BTreeMap<AllowanceId, AllowanceState>,
     pub journal: Vec<JournalEntry>,
     keys: HashMap<String, usize>,
     fee_revenue: BTreeMap<Currency, AccountId>,
@@ -36,6 +37,7 @@ impl MemoryLedger {
             codes: TxnCodes::new(7),
             accounts: BTreeMap::new(),
             pendings: BTreeMap::new(),
+            allowances: BTreeMap::new(),
             journal: Vec::new(),
             keys: HashMap::new(),
             fee_revenue: BTreeMap::new(),
@@ -102,6 +104,7 @@ impl MemoryLedger {
             pendings: self.pendings.clone(),
             originals: BTreeMap::new(),
             prior_keys: HashMap::new(),
+            allowances: self.allowances.clone(),
             fee_revenue: self.fee_revenue.clone(),
         };
         for command in commands {
@@ -135,6 +138,9 @@ impl MemoryLedger {
         for account in writes.accounts {
             self.accounts.insert(account.id, account);
         }
+        for allowance in writes.allowances {
+            self.allowances.insert(allowance.id, allowance);
+        }
         for pending in writes.new_pendings {
             self.pendings.insert(pending.txn_id, pending);
         }
@@ -157,9 +163,14 @@ impl MemoryLedger {
         let reversals = self
             .journal
             .iter()
-            .filter(|e| e.receipt.kind == TxnKind::Reversal && e.receipt.related == Some(id));
+            .filter(|e| {
+                matches!(e.receipt.kind, TxnKind::Reversal | TxnKind::Refund)
+                    && e.receipt.related == Some(id)
+            });
+        // Refunds return principal too, but only reversals count as reversal attempts.
         let (reversed_minor, reversal_count) = reversals.fold((0_i64, 0_u32), |(sum, n), e| {
-            (sum + e.receipt.amount.minor(), n + 1)
+            let attempt = u32::from(e.receipt.kind == TxnKind::Reversal);
+            (sum + e.receipt.amount.minor(), n + attempt)
         });
         Some(ReversibleTxn {
             txn_id: id,

@@ -138,6 +138,7 @@ named_enum! {
         FloatIssuance => "float_issuance",
         FloatTransfer => "float_transfer",
         Adjustment => "adjustment",
+        Refund => "refund",
     }
 }
 
@@ -164,6 +165,8 @@ impl TxnKind {
             // Reversals are built by the ledger from the original, never submitted directly.
             TxnKind::Reversal => (Some(&[]), Some(&[])),
             TxnKind::Adjustment => (None, None),
+            // Refunds are built by the ledger from the original payment, like reversals.
+            TxnKind::Refund => (Some(&[]), Some(&[])),
         }
     }
 
@@ -286,4 +289,24 @@ pub struct ReversibleTxn {
     /// Principal already returned by earlier reversals, and how many there were.
     pub reversed_minor: i64,
     pub reversal_count: u32,
+}
+
+/// A customer's standing permission for one merchant to charge their wallet without a PIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AllowanceId(pub i64);
+
+/// What the ledger needs to know about an allowance to let a charge through, and what charges
+/// have used up. The cap and the per-charge maximum are in the allowance's currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowanceState {
+    pub id: AllowanceId,
+    pub wallet: AccountId,
+    pub merchant: AccountId,
+    pub currency: Currency,
+    pub cap_minor: i64,
+    pub spent_minor: i64,
+    pub per_charge_max_minor: i64,
+    pub expires_at: Timestamp,
+    /// `false` once the customer revoked it; charges are then refused.
+    pub active: bool,
 }

@@ -72,6 +72,14 @@ rejections! {
     ReversalAttemptsExhausted => "reversal_attempts_exhausted", "This transaction has been reversed as many times as allowed.";
     ReversalNothingRecoverable => "reversal_nothing_recoverable", "The recipient holds nothing that can be returned.";
     AccountBlacklisted => "account_blacklisted", "An account in the request is blacklisted.";
+    RefundNotAllowed => "refund_not_allowed", "Only merchant payments and purchases can be refunded.";
+    RefundWindowClosed => "refund_window_closed", "The time allowed for refunding this payment has passed.";
+    RefundExceedsPayment => "refund_exceeds_payment", "The refund is more than what is left of the payment.";
+    AllowanceNotFound => "allowance_not_found", "No allowance has that id.";
+    AllowanceRevoked => "allowance_revoked", "The customer revoked this allowance.";
+    AllowanceExpired => "allowance_expired", "The allowance has expired.";
+    AllowancePerChargeExceeded => "allowance_per_charge_exceeded", "The charge is above the allowance's per-charge maximum.";
+    AllowanceCapExceeded => "allowance_cap_exceeded", "The charge would take the allowance over its cap.";
 }
 
 impl From<AmountError> for Rejection {

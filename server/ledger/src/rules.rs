@@ -17,6 +17,7 @@ pub mod bounds {
     pub const BANDS_MAX: usize = 64;
     pub const PENDING_EXPIRY_MAX_SECONDS: i64 = 30 * 86_400;
     pub const REVERSAL_WINDOW_MAX_SECONDS: i64 = 90 * 86_400;
+    pub const REFUND_WINDOW_MAX_SECONDS: i64 = 180 * 86_400;
     pub const REVERSAL_ATTEMPTS_MAX: u32 = 10;
     pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
     pub const MEMO_LEN_MAX: usize = 512;
@@ -155,7 +156,8 @@ impl CurrencyRules {
             | TxnKind::Transfer
             | TxnKind::MerchantPayment
             | TxnKind::Purchase
-            | TxnKind::Reversal => self.amount_max_minor,
+            | TxnKind::Reversal
+            | TxnKind::Refund => self.amount_max_minor,
         }
     }
 
@@ -170,6 +172,12 @@ pub struct ReversalRules {
     pub attempts_max: u32,
 }
 
+/// How long a merchant may refund a payment (in full or in parts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRules {
+    pub window_seconds: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRules {
     pub expiry_max_seconds: i64,
@@ -179,6 +187,7 @@ pub struct PendingRules {
 pub struct LedgerRules {
     pub currencies: BTreeMap<Currency, CurrencyRules>,
     pub reversal: ReversalRules,
+    pub refund: RefundRules,
     pub pending: PendingRules,
     /// The operator's offset from UTC, so "daily" limits reset at local midnight.
     pub utc_offset_seconds: i32,
@@ -237,6 +246,9 @@ impl LedgerRules {
         }
         if !(60..=bounds::REVERSAL_WINDOW_MAX_SECONDS).contains(&self.reversal.window_seconds) {
             return Err("reversal window out of range".into());
+        }
+        if !(60..=bounds::REFUND_WINDOW_MAX_SECONDS).contains(&self.refund.window_seconds) {
+            return Err("refund window out of range".into());
         }
         if !(1..=bounds::REVERSAL_ATTEMPTS_MAX).contains(&self.reversal.attempts_max) {
             return Err("reversal attempts out of range".into());
@@ -366,6 +378,9 @@ impl LedgerRules {
             reversal: ReversalRules {
                 window_seconds: 24 * 3600,
                 attempts_max: 3,
+            },
+            refund: RefundRules {
+                window_seconds: 30 * 86_400,
             },
             pending: PendingRules {
                 expiry_max_seconds: 7 * 86_400,

@@ -1,7 +1,8 @@
 //! The database side of one ledger batch: lock and load what the commands touch, run them
 //! through the pure engine, write the results — all inside one database transaction.
 //!
-//! Lock order, the same in every process: pending transfers by id, then accounts by id. Account
+//! Lock order, the same in every process: pending transfers by id, then allowances by id, then
+//! accounts by id. Account
 //! rows are written with a conditional update on the balance that was read, so a writer that
 //! somehow skipped the lock would fail loudly instead of losing an update.
 
@@ -11,15 +12,17 @@ use std::sync::Mutex;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use mkoba_ledger::{
-    AccountId, AccountState, Batch, BatchState, BatchWrites, Command, Currency, JournalEntry,
-    LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp, TxnCodes, TxnId,
-    TxnKind,
+    AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
+    Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn,
+    Timestamp, TxnCodes, TxnId, TxnKind,
 };
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
 use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
-use crate::store::schema::{accounts, pending_transfers, postings, transactions};
+use crate::store::schema::{
+    accounts, allowance_charges, allowances, pending_transfers, postings, transactions,
+};
 use crate::store::StoreError;
 use crate::with_conn;
 
@@ -184,6 +187,63 @@ fn load_pendings(
         .collect()
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = allowances)]
+struct AllowanceRow {
+    id: i64,
+    wallet_account_id: i64,
+    merchant_account_id: i64,
+    currency: String,
+    cap_minor: i64,
+    spent_minor: i64,
+    per_charge_max_minor: i64,
+    expires_at: i64,
+    status: String,
+}
+
+/// Allowances the batch's charges name, locked like the other rows a batch changes. Only an
+/// `active` allowance can be charged; any other status loads as inactive.
+fn load_allowances(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    lock: Lock,
+) -> Result<BTreeMap<AllowanceId, AllowanceState>, StoreError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let query = || {
+        allowances::table
+            .filter(allowances::id.eq_any(ids))
+            .order(allowances::id)
+    };
+    let rows: Vec<AllowanceRow> = match conn {
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
+            .for_update()
+            .select(AllowanceRow::as_select())
+            .load(c)?,
+        AnyConnection::Postgres(c) => query().select(AllowanceRow::as_select()).load(c)?,
+        AnyConnection::Sqlite(c) => query().select(AllowanceRow::as_select()).load(c)?,
+    };
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::from_code(&row.currency)
+                .ok_or_else(|| StoreError::Corrupt(format!("allowance {} currency", row.id)))?;
+            let state = AllowanceState {
+                id: AllowanceId(row.id),
+                wallet: AccountId(row.wallet_account_id),
+                merchant: AccountId(row.merchant_account_id),
+                currency,
+                cap_minor: row.cap_minor,
+                spent_minor: row.spent_minor,
+                per_charge_max_minor: row.per_charge_max_minor,
+                expires_at: Timestamp(row.expires_at),
+                active: row.status == "active",
+            };
+            Ok((state.id, state))
+        })
+        .collect()
+}
+
 fn load_originals(
     conn: &mut AnyConnection,
     ids: &[i64],
@@ -195,17 +255,25 @@ fn load_originals(
         .filter(transactions::id.eq_any(ids))
         .select(TransactionRow::as_select())
         .load(c))?;
-    let earlier: Vec<(Option<i64>, i64)> = with_conn!(conn, |c| transactions::table
+    let returned_kinds = [TxnKind::Reversal.as_str(), TxnKind::Refund.as_str()];
+    let earlier: Vec<(Option<i64>, String, i64)> = with_conn!(conn, |c| transactions::table
         .filter(transactions::related_id.eq_any(ids))
-        .filter(transactions::kind.eq(TxnKind::Reversal.as_str()))
-        .select((transactions::related_id, transactions::amount_minor))
+        .filter(transactions::kind.eq_any(returned_kinds))
+        .select((
+            transactions::related_id,
+            transactions::kind,
+            transactions::amount_minor
+        ))
         .load(c))?;
+    // Refunds return principal too, but only reversals count as reversal attempts.
     let mut reversed: HashMap<i64, (i64, u32)> = HashMap::new();
-    for (related, amount) in earlier {
+    for (related, kind, amount) in earlier {
         if let Some(related) = related {
             let tally = reversed.entry(related).or_default();
             tally.0 = tally.0.saturating_add(amount);
-            tally.1 = tally.1.saturating_add(1);
+            tally.1 = tally
+                .1
+                .saturating_add(u32::from(kind == TxnKind::Reversal.as_str()));
         }
     }
     rows.iter()
@@ -278,13 +346,21 @@ fn load_state(
         .collect();
     let pending_ids: Vec<i64> = pending_ids.into_iter().collect();
     let original_ids: Vec<i64> = original_ids.into_iter().collect();
+    let allowance_ids: BTreeSet<i64> = commands
+        .iter()
+        .filter_map(Command::allowance_ref)
+        .map(|a| a.0)
+        .collect();
+    let allowance_ids: Vec<i64> = allowance_ids.into_iter().collect();
     let pendings = load_pendings(conn, &pending_ids, lock)?;
+    let allowances = load_allowances(conn, &allowance_ids, lock)?;
     let originals = load_originals(conn, &original_ids)?;
 
     let mut account_ids: BTreeSet<AccountId> =
         commands.iter().flat_map(Command::named_accounts).collect();
     account_ids.extend(pendings.values().flat_map(|p| [p.debit, p.credit]));
     account_ids.extend(originals.values().flat_map(|o| [o.payer, o.payee]));
+    account_ids.extend(allowances.values().flat_map(|a| [a.wallet, a.merchant]));
     account_ids.extend(ctx.fee_revenue.values());
     let links = ctx.commission_links(conn, &account_ids)?;
     account_ids.extend(links);
@@ -300,6 +376,7 @@ fn load_state(
         pendings,
         originals,
         prior_keys,
+        allowances,
         fee_revenue: ctx.fee_revenue.clone(),
     })
 }
@@ -419,6 +496,40 @@ fn write(
                 pending.0
             )));
         }
+    }
+    for allowance in &writes.allowances {
+        // The row is locked; the conditional update is a second guard, as for balances.
+        let updated = with_conn!(&mut *conn, |c| diesel::update(
+            allowances::table
+                .filter(allowances::id.eq(allowance.id.0))
+                .filter(allowances::status.eq("active"))
+        )
+        .set(allowances::spent_minor.eq(allowance.spent_minor))
+        .execute(c))?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "allowance {} changed under the batch",
+                allowance.id.0
+            )));
+        }
+    }
+    let charge_rows: Vec<_> = writes
+        .charges
+        .iter()
+        .filter_map(|(allowance, txn)| {
+            let entry = writes.entries.iter().find(|e| e.receipt.txn_id == *txn)?;
+            Some((
+                allowance_charges::transaction_id.eq(txn.0),
+                allowance_charges::allowance_id.eq(allowance.0),
+                allowance_charges::amount_minor.eq(entry.receipt.amount.minor()),
+                allowance_charges::created_at.eq(entry.receipt.created_at.0),
+            ))
+        })
+        .collect();
+    for chunk in charge_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(allowance_charges::table)
+            .values(chunk)
+            .execute(c))?;
     }
     for account in &writes.accounts {
         let expected = before

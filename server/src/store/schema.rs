@@ -155,6 +155,116 @@ diesel::table! {
         account_id -> BigInt,
         created_at -> BigInt,
         requires_reference -> Bool,
+        signing_secret -> Nullable<Text>,
+        require_signature -> Bool,
+        webhook_url -> Nullable<Text>,
+        webhook_events -> Text,
+    }
+}
+
+diesel::table! {
+    merchant_api_keys (id) {
+        id -> BigInt,
+        merchant_id -> BigInt,
+        key_id -> Text,
+        secret_hash -> Text,
+        label -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    customer_pseudonyms (merchant_id, customer_id) {
+        merchant_id -> BigInt,
+        customer_id -> BigInt,
+        pseudonym -> Text,
+    }
+}
+
+diesel::table! {
+    payment_requests (id) {
+        id -> BigInt,
+        public_id -> Text,
+        merchant_id -> BigInt,
+        customer_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        description -> Text,
+        status -> Text,
+        transaction_id -> Nullable<BigInt>,
+        failure -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    allowances (id) {
+        id -> BigInt,
+        public_id -> Text,
+        merchant_id -> BigInt,
+        customer_id -> BigInt,
+        wallet_account_id -> BigInt,
+        merchant_account_id -> BigInt,
+        currency -> Text,
+        cap_minor -> BigInt,
+        spent_minor -> BigInt,
+        per_charge_max_minor -> BigInt,
+        expires_at -> BigInt,
+        status -> Text,
+        description -> Text,
+        idempotency_key -> Nullable<Text>,
+        fingerprint -> Nullable<Text>,
+        request_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    allowance_charges (transaction_id) {
+        transaction_id -> BigInt,
+        allowance_id -> BigInt,
+        amount_minor -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    charge_summaries (customer_id, day_number) {
+        customer_id -> BigInt,
+        day_number -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> BigInt,
+        public_id -> Text,
+        merchant_id -> BigInt,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        deadline_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_request_signatures (signature) {
+        signature -> Text,
+        seen_at -> BigInt,
     }
 }
 
@@ -185,4 +295,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     sms_outbox,
     ussd_sessions,
+    merchant_api_keys,
+    customer_pseudonyms,
+    payment_requests,
+    allowances,
+    allowance_charges,
+    charge_summaries,
+    webhook_events,
+    api_request_signatures,
 );

@@ -128,6 +128,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         KindFee => "Fee",
         KindCommission => "Commission",
         KindReversal => "Reversal",
+        KindRefund => "Refund",
         KindFloat => "Float",
         KindAdjustment => "Adjustment",
         PinNew => "Enter a new {digits}-digit PIN",
@@ -195,5 +196,13 @@ pub(super) fn rejection(r: Rejection) -> &'static str {
         ReversalAttemptsExhausted => "This transaction cannot be reversed again.",
         ReversalNothingRecoverable => "The recipient has no money left to return.",
         AccountBlacklisted => "This account is blocked. Please call customer care.",
+        RefundNotAllowed => "This payment cannot be refunded.",
+        RefundWindowClosed => "The time to refund this has passed.",
+        RefundExceedsPayment => "The refund is more than the payment.",
+        AllowanceNotFound => "This allowance was not found.",
+        AllowanceRevoked => "This allowance was cancelled.",
+        AllowanceExpired => "This allowance has expired.",
+        AllowancePerChargeExceeded => "The charge is above the allowance limit per charge.",
+        AllowanceCapExceeded => "The allowance is used up.",
     }
 }

@@ -128,6 +128,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         KindFee => "Frais",
         KindCommission => "Commission",
         KindReversal => "Retour",
+        KindRefund => "Rembours.",
         KindFloat => "Float",
         KindAdjustment => "Ajustement",
         PinNew => "Entrez un nouveau PIN de {digits} chiffres",
@@ -195,5 +196,13 @@ pub(super) fn rejection(r: Rejection) -> &'static str {
         ReversalAttemptsExhausted => "Cette opération a déjà été retournée.",
         ReversalNothingRecoverable => "Le destinataire n'a plus d'argent à rendre.",
         AccountBlacklisted => "Ce compte est bloqué. Appelez le service client.",
+        RefundNotAllowed => "Ce paiement ne peut pas être remboursé.",
+        RefundWindowClosed => "Le délai de remboursement est dépassé.",
+        RefundExceedsPayment => "Le remboursement dépasse le paiement.",
+        AllowanceNotFound => "Autorisation introuvable.",
+        AllowanceRevoked => "Cette autorisation a été annulée.",
+        AllowanceExpired => "Cette autorisation a expiré.",
+        AllowancePerChargeExceeded => "Le montant dépasse le plafond par paiement.",
+        AllowanceCapExceeded => "L'autorisation est épuisée.",
     }
 }

@@ -95,7 +95,7 @@ keys! {
     AccountTitle, AccStatement, AccChangePin, AccLanguage, AccLimits, AccCancel, AccReverse,
     StatementPin, StatementTitle, StatementLine, StatementEmpty,
     KindDeposit, KindWithdrawal, KindTransfer, KindMerchantPayment, KindPurchase, KindFee,
-    KindCommission, KindReversal, KindFloat, KindAdjustment,
+    KindCommission, KindReversal, KindRefund, KindFloat, KindAdjustment,
     PinNew, PinForced, PinNewAgain, PinCurrent, PinChanged, LanguageTitle, LanguageSet,
     LimitsPin, LimitsShow, CancelPin, CancelDone,
     ReverseTitle, ReverseLine, ReverseEmpty, ReverseConfirm, ReverseDone,
@@ -213,6 +213,7 @@ pub fn txn_kind(kind: TxnKind) -> Msg {
         TxnKind::Fee => Msg::KindFee,
         TxnKind::Commission => Msg::KindCommission,
         TxnKind::Reversal => Msg::KindReversal,
+        TxnKind::Refund => Msg::KindRefund,
         TxnKind::FloatIssuance | TxnKind::FloatTransfer => Msg::KindFloat,
         TxnKind::Adjustment => Msg::KindAdjustment,
     }

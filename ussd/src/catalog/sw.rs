@@ -128,6 +128,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
         KindFee => "Ada",
         KindCommission => "Kamisheni",
         KindReversal => "Marejesho",
+        KindRefund => "Rejesho",
         KindFloat => "Floti",
         KindAdjustment => "Marekebisho",
         PinNew => "Weka PIN mpya ya tarakimu {digits}",
@@ -195,5 +196,13 @@ pub(super) fn rejection(r: Rejection) -> &'static str {
         ReversalAttemptsExhausted => "Muamala huu hauwezi kurejeshwa tena.",
         ReversalNothingRecoverable => "Mpokeaji hana pesa za kurejesha.",
         AccountBlacklisted => "Akaunti hii imezuiwa. Piga huduma kwa wateja.",
+        RefundNotAllowed => "Malipo haya hayawezi kurejeshwa.",
+        RefundWindowClosed => "Muda wa kurejesha umepita.",
+        RefundExceedsPayment => "Rejesho ni zaidi ya malipo.",
+        AllowanceNotFound => "Ruhusa hii haikupatikana.",
+        AllowanceRevoked => "Ruhusa hii ilifutwa.",
+        AllowanceExpired => "Muda wa ruhusa hii umeisha.",
+        AllowancePerChargeExceeded => "Kiasi ni zaidi ya kikomo cha ruhusa kwa kila malipo.",
+        AllowanceCapExceeded => "Ruhusa hii imetumika yote.",
     }
 }

@@ -245,6 +245,14 @@ fn customer_can_fix(r: mkoba_ledger::Rejection) -> bool {
         | ReversalWindowClosed
         | ReversalAttemptsExhausted
         | ReversalNothingRecoverable
-        | AccountBlacklisted => false,
+        | AccountBlacklisted
+        | RefundNotAllowed
+        | RefundWindowClosed
+        | RefundExceedsPayment
+        | AllowanceNotFound
+        | AllowanceRevoked
+        | AllowanceExpired
+        | AllowancePerChargeExceeded
+        | AllowanceCapExceeded => false,
     }
 }
