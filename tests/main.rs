@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod config;
 mod http_api;
+mod merchant;
 mod migrations;
 mod ops;
 mod simulator;

@@ -39,6 +39,7 @@ pub struct App {
     pub sms: Arc<Provider>,
     pub ussd_engine: mkoba_ussd::engine::EngineConfig,
     pub ussd_token: Secret,
+    pub merchant: crate::merchant::MerchantKeys,
 }
 
 impl App {
@@ -82,12 +83,24 @@ impl App {
             deadline_seconds: config.sms.deadline_seconds,
             country,
         };
-        let ledger = Arc::new(LedgerContext::new(
+        let pepper = local_secret(&config.data_dir, "pepper", &config.security.pepper, 48)?;
+        let hasher = Hasher::new(&config.security, pepper)?;
+        let merchant = crate::merchant::MerchantKeys {
+            api_key_hash_key: hasher.derive_key("mkoba/merchant-api-key/v1"),
+            pseudonym_key: hasher.derive_key("mkoba/customer-pseudonym/v1"),
+            limiter: crate::merchant::auth::RateLimiter::new(
+                config.merchant_api.rate_per_second,
+                config.merchant_api.rate_burst,
+            ),
+        };
+        let mut ledger_context = LedgerContext::new(
             config.ledger.rules.clone(),
             TxnCodes::new(config.ledger.code_key),
             fee_revenue,
             Some(notify.clone()),
-        ));
+        );
+        ledger_context.pseudonym_key = Some(merchant.pseudonym_key);
+        let ledger = Arc::new(ledger_context);
         let writer_config = WriterConfig {
             threads: config.ledger.writer_threads,
             batch_max: config.ledger.batch_max,
@@ -101,14 +114,12 @@ impl App {
             Arc::clone(&clock),
             writer_config,
         )?;
-        let pepper = local_secret(&config.data_dir, "pepper", &config.security.pepper, 48)?;
         let admin_token = local_secret(
             &config.data_dir,
             "admin-token",
             &config.security.admin_token,
             32,
         )?;
-        let hasher = Hasher::new(&config.security, pepper)?;
         check_pepper(&mut *checkout(&pool)?, &hasher)?;
         let callback = if config.sms.twilio.status_callback_url.is_empty() {
             format!("{}/sms/twilio/status", config.public_url())
@@ -139,6 +150,7 @@ impl App {
             sms,
             ussd_engine,
             ussd_token,
+            merchant,
         };
         Ok((Arc::new(app), threads))
     }

@@ -51,6 +51,30 @@ pub struct Config {
     pub log: LogConfig,
     pub sms: SmsConfig,
     pub ussd: UssdConfig,
+    pub merchant_api: MerchantApiConfig,
+}
+
+/// The merchant API's limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantApiConfig {
+    /// How long a customer has to approve a payment request (the most a merchant may ask for).
+    pub payment_request_ttl_seconds: i64,
+    /// How long a customer has to answer an allowance request.
+    pub allowance_request_ttl_seconds: i64,
+    /// The longest an allowance may run.
+    pub allowance_days_max: i64,
+    /// A signed request's timestamp must be this close to ours; its signature is refused twice.
+    pub signature_window_seconds: i64,
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    /// Allowance charges below this (minor units) get one SMS a day instead of one each.
+    pub small_charge_minor: i64,
+    pub webhook_timeout_ms: u64,
+    pub webhook_retry_base_ms: u64,
+    pub webhook_retry_max_ms: u64,
+    pub webhook_batch_max: i64,
+    pub webhook_poll_interval_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -268,6 +292,20 @@ impl Default for Config {
                 invalid_input_max: 3,
                 airtime_merchant: "M001".into(),
             },
+            merchant_api: MerchantApiConfig {
+                payment_request_ttl_seconds: 900,
+                allowance_request_ttl_seconds: 86_400,
+                allowance_days_max: 90,
+                signature_window_seconds: 300,
+                rate_per_second: 20,
+                rate_burst: 40,
+                small_charge_minor: 100,
+                webhook_timeout_ms: 5_000,
+                webhook_retry_base_ms: 1_000,
+                webhook_retry_max_ms: 300_000,
+                webhook_batch_max: 50,
+                webhook_poll_interval_ms: 500,
+            },
             sms: SmsConfig {
                 provider: "development".into(),
                 default_language: "en".into(),
@@ -474,9 +512,27 @@ impl Config {
                 "ussd.cancel_window_seconds must be shorter than the pending expiry maximum".into(),
             );
         }
+        self.validate_merchant_api()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err("log.format must be json or pretty".into());
         }
+        Ok(())
+    }
+
+    fn validate_merchant_api(&self) -> Result<(), String> {
+        let m = &self.merchant_api;
+        within("merchant_api.payment_request_ttl_seconds", m.payment_request_ttl_seconds, 60, 86_400)?;
+        within("merchant_api.allowance_request_ttl_seconds", m.allowance_request_ttl_seconds, 60, 7 * 86_400)?;
+        within("merchant_api.allowance_days_max", m.allowance_days_max, 1, 365)?;
+        within("merchant_api.signature_window_seconds", m.signature_window_seconds, 30, 900)?;
+        within("merchant_api.rate_per_second", m.rate_per_second, 1, 10_000)?;
+        within("merchant_api.rate_burst", m.rate_burst, 1, 100_000)?;
+        within("merchant_api.small_charge_minor", m.small_charge_minor, 0, 1_000_000)?;
+        within("merchant_api.webhook_timeout_ms", m.webhook_timeout_ms, 100, 60_000)?;
+        within("merchant_api.webhook_retry_base_ms", m.webhook_retry_base_ms, 10, 60_000)?;
+        within("merchant_api.webhook_retry_max_ms", m.webhook_retry_max_ms, m.webhook_retry_base_ms, 3_600_000)?;
+        within("merchant_api.webhook_batch_max", m.webhook_batch_max, 1, 1_000)?;
+        within("merchant_api.webhook_poll_interval_ms", m.webhook_poll_interval_ms, 10, 60_000)?;
         Ok(())
     }
 

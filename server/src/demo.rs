@@ -79,6 +79,13 @@ pub const MERCHANTS: [(&str, &str); 3] = [
     ("M002", "Habari Daily News"),
     ("M003", "Maji Water Company"),
 ];
+/// The demo news site's API key and signing secret, documented in the README so that its curl
+/// examples work. Demo data only: a real merchant's credentials come from
+/// `mkoba admin merchant-credentials`.
+pub const DEMO_API_KEY_ID: &str = "demonews0002";
+pub const DEMO_API_KEY_SECRET: &str = "DemoOnlyNeverUseThisKeyInProd002";
+pub const DEMO_SIGNING_SECRET: &str = "whsec_demo_habari_daily_news";
+
 /// Merchants that need the customer's account number with each payment (billers).
 pub const BILLERS: [&str; 1] = ["M003"];
 
@@ -235,6 +242,19 @@ pub fn seed(app: &App) -> anyhow::Result<bool> {
         }
         parties::set_requires_reference(&mut conn, code, BILLERS.contains(&code))?;
     }
+    let (news, _) = parties::merchant_by_code(&mut conn, "M002")?
+        .ok_or_else(|| anyhow::anyhow!("merchant M002 missing"))?;
+    let now = app.clock.now().0;
+    crate::merchant::auth::insert_key(
+        &mut conn,
+        &app.merchant.api_key_hash_key,
+        news,
+        "demo",
+        DEMO_API_KEY_ID,
+        DEMO_API_KEY_SECRET,
+        now,
+    )?;
+    crate::merchant::store::set_signing(&mut conn, news, DEMO_SIGNING_SECRET, false)?;
     for (merchant, sku, name, category, price_minor) in PRODUCTS {
         let (merchant_id, _) = parties::merchant_by_code(&mut conn, merchant)?
             .ok_or_else(|| anyhow::anyhow!("merchant {merchant} missing"))?;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod merchant;
 pub mod metrics;
 pub mod phone;
 pub mod pin;

@@ -102,6 +102,8 @@ fn serve(config: Config) -> anyhow::Result<u8> {
     runtime.block_on(async {
         app.spawn_sweeper();
         app.spawn_dispatcher();
+        mkoba::merchant::webhooks::spawn(&app);
+        mkoba::merchant::jobs::spawn(&app);
         http::serve(Arc::clone(&app), listener)?.await
     })?;
     Ok(0)

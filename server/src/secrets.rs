@@ -54,6 +54,17 @@ impl Hasher {
         Ok(hash.to_string())
     }
 
+    /// A 32-byte key for one `purpose`, derived from the pepper (HMAC-SHA256 of the purpose),
+    /// for keyed hashes that must be fast (API keys, which carry 160 bits of entropy) or stable
+    /// (customer pseudonyms).
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.pepper.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Whether `secret` matches `stored`. An unreadable stored hash is an error, not a "no".
     pub fn verify(&self, secret: &str, stored: &str) -> Result<bool, HashError> {
         let parsed = PasswordHash::new(stored).map_err(|e| HashError::Hash(e.to_string()))?;

@@ -114,6 +114,25 @@ pub enum AdminCommand {
         #[arg(long)]
         credentials_out: Option<PathBuf>,
     },
+    /// Give a merchant a new API key and a new signing secret (for signed requests and webhooks).
+    /// Both are printed once and never stored in readable form... except the signing secret,
+    /// which must be readable to verify signatures.
+    MerchantCredentials {
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// Refuse this merchant's unsigned requests from now on.
+        #[arg(long)]
+        require_signature: bool,
+    },
+    /// Revoke one of a merchant's API keys.
+    RevokeMerchantKey {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        key_id: String,
+    },
     /// After checking the customer's ID: unlock the wallet and send a one-time start PIN by SMS,
     /// which the customer must change at first use.
     ResetPin {
@@ -394,6 +413,37 @@ pub fn run(app: &App, command: AdminCommand) -> anyhow::Result<i32> {
                 customer.id,
                 msisdn.masked()
             );
+        }
+        AdminCommand::MerchantCredentials {
+            code,
+            label,
+            require_signature,
+        } => {
+            let mut conn = checkout(&app.pool)?;
+            let (merchant_id, _) =
+                parties::merchant_by_code(&mut conn, &code)?.context("no merchant with that code")?;
+            let now = app.clock.now().0;
+            let key = crate::merchant::auth::issue_key(
+                &mut conn,
+                &app.merchant.api_key_hash_key,
+                merchant_id,
+                &label,
+                now,
+            )?;
+            let secret = format!("whsec_{}", crate::secrets::random_token(32));
+            crate::merchant::store::set_signing(&mut conn, merchant_id, &secret, require_signature)?;
+            println!("api key (shown once): {}", key.token);
+            println!("key id: {}", key.key_id);
+            println!("signing secret (requests and webhooks): {secret}");
+        }
+        AdminCommand::RevokeMerchantKey { code, key_id } => {
+            let mut conn = checkout(&app.pool)?;
+            let (merchant_id, _) =
+                parties::merchant_by_code(&mut conn, &code)?.context("no merchant with that code")?;
+            if !crate::merchant::auth::revoke_key(&mut conn, merchant_id, &key_id, app.clock.now().0)? {
+                bail!("no live key {key_id} for merchant {code}");
+            }
+            println!("key {key_id} revoked");
         }
         AdminCommand::ResendSms { id } => {
             let now = app.clock.now();

@@ -26,6 +26,27 @@ pub enum ApiError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("this API key has been revoked")]
+    ApiKeyRevoked,
+    #[error("this merchant requires signed requests")]
+    SignatureRequired,
+    #[error("the request's timestamp is outside the five-minute window")]
+    TimestampOutOfWindow,
+    #[error("this signed request was already received")]
+    RequestReplayed,
+    #[error("too many requests for this API key; retry after {0} s")]
+    RateLimited(u64),
+    #[error("no customer has that phone number or pseudonym")]
+    CustomerNotFound,
+    /// The request reuses an idempotency key for a different request.
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    /// The object is not in a state that allows this (e.g. a payment request already paid).
+    #[error("{message}")]
+    WrongState {
+        name: &'static str,
+        message: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,11 +60,16 @@ struct Body<'a> {
 pub fn rejection_status(rejection: Rejection) -> StatusCode {
     use Rejection as R;
     match rejection {
-        R::AccountNotFound | R::PendingNotFound | R::TransactionNotFound => StatusCode::NOT_FOUND,
+        R::AccountNotFound
+        | R::PendingNotFound
+        | R::TransactionNotFound
+        | R::AllowanceNotFound => StatusCode::NOT_FOUND,
         R::IdempotencyKeyReused
         | R::PendingAlreadyPosted
         | R::PendingAlreadyVoided
-        | R::PendingExpired => StatusCode::CONFLICT,
+        | R::PendingExpired
+        | R::AllowanceRevoked
+        | R::AllowanceExpired => StatusCode::CONFLICT,
         R::AmountEmpty
         | R::AmountInvalid
         | R::AmountNegative
@@ -71,7 +97,12 @@ pub fn rejection_status(rejection: Rejection) -> StatusCode {
         | R::ReversalWindowClosed
         | R::ReversalAttemptsExhausted
         | R::ReversalNothingRecoverable
-        | R::AccountBlacklisted => StatusCode::UNPROCESSABLE_ENTITY,
+        | R::AccountBlacklisted
+        | R::RefundNotAllowed
+        | R::RefundWindowClosed
+        | R::RefundExceedsPayment
+        | R::AllowancePerChargeExceeded
+        | R::AllowanceCapExceeded => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -84,6 +115,14 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "invalid_signature",
             ApiError::NotFound(_) => "not_found",
+            ApiError::ApiKeyRevoked => "api_key_revoked",
+            ApiError::SignatureRequired => "signature_required",
+            ApiError::TimestampOutOfWindow => "timestamp_out_of_window",
+            ApiError::RequestReplayed => "request_replayed",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::CustomerNotFound => "customer_not_found",
+            ApiError::IdempotencyConflict => "idempotency_key_reused",
+            ApiError::WrongState { name, .. } => name,
             ApiError::Store(StoreError::WriterBusy) => "ledger_busy",
             ApiError::Store(e) if e.is_transient() => "store_unavailable",
             ApiError::Store(_) => "internal_error",
@@ -98,7 +137,14 @@ impl ResponseError for ApiError {
             ApiError::InvalidRequest { .. } | ApiError::InvalidPhone => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::CustomerNotFound => StatusCode::NOT_FOUND,
+            ApiError::ApiKeyRevoked
+            | ApiError::SignatureRequired
+            | ApiError::TimestampOutOfWindow => StatusCode::UNAUTHORIZED,
+            ApiError::RequestReplayed
+            | ApiError::IdempotencyConflict
+            | ApiError::WrongState { .. } => StatusCode::CONFLICT,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -121,6 +167,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header(("Retry-After", "1"));
+        }
+        if let ApiError::RateLimited(seconds) = self {
+            response.insert_header(("Retry-After", seconds.to_string()));
         }
         response.json(Body {
             error: self.name(),

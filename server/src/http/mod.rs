@@ -59,6 +59,7 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .configure(ledger_api::routes)
             .configure(sms_api::routes)
             .configure(crate::ussd::routes)
+            .configure(crate::merchant::routes)
             .configure(simulator::routes)
             .service(metrics_api::metrics)
             .default_service(web::to(|| async {

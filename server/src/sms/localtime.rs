@@ -15,6 +15,19 @@ pub fn local_date_time(at: Timestamp, utc_offset_seconds: i32) -> (String, Strin
     )
 }
 
+/// `2026-11-21T11:05:00Z`: RFC 3339 in UTC, for APIs.
+pub fn rfc3339_utc(at: Timestamp) -> String {
+    let seconds = at.0.div_euclid(Timestamp::MICROS_PER_SECOND);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3_600,
+        (of_day % 3_600) / 60,
+        of_day % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {

@@ -316,6 +316,10 @@ fn rows_for(
                 Message::FloatReceived(confirmation(credit, debit, 0, false)),
             )]
         }
+        TxnKind::Refund => vec![(
+            credit,
+            Message::Refund(confirmation(credit, debit, 0, false)),
+        )],
         TxnKind::Fee | TxnKind::Commission | TxnKind::Adjustment => Vec::new(),
     };
     let mut rows: Vec<NewOutboxRow> = messages

@@ -76,6 +76,24 @@ pub enum Message {
     PromotionsOff,
     PromotionsOn,
     NotRegistered,
+    /// To the customer a merchant refunded.
+    Refund(Confirmation),
+    /// A merchant asks to be paid; the customer answers in USSD Approvals.
+    PaymentRequest {
+        merchant: String,
+        amount: Money,
+    },
+    /// A merchant asks for an allowance; the customer answers in USSD Approvals.
+    AllowanceRequest {
+        merchant: String,
+        cap: Money,
+    },
+    /// One message for a day's small allowance charges, instead of one per charge.
+    ChargeSummary {
+        count: u32,
+        total: Money,
+        date: String,
+    },
 }
 
 impl Message {
@@ -104,6 +122,10 @@ impl Message {
             Message::PromotionsOff => "promotions_off",
             Message::PromotionsOn => "promotions_on",
             Message::NotRegistered => "not_registered",
+            Message::Refund(_) => "refund",
+            Message::PaymentRequest { .. } => "payment_request",
+            Message::AllowanceRequest { .. } => "allowance_request",
+            Message::ChargeSummary { .. } => "charge_summary",
         }
     }
 
@@ -239,6 +261,27 @@ impl Message {
                 format!("mkoba: PIN yako ya muda ni {pin}. Piga *384# uibadilishe sasa. Hakuna mtu wa mkoba atakayekuuliza."),
                 format!("mkoba: votre PIN provisoire est {pin}. Composez *384# et changez-le. Personne de mkoba ne le demandera."),
             ),
+            Message::Refund(c) => confirmation(
+                c,
+                "Confirmed. {amt} refunded to you by {who} on {date} at {time}. New balance {bal}.",
+                "Imethibitishwa. {amt} umerejeshewa na {who} {date} saa {time}. Salio jipya {bal}.",
+                "Confirmé. {amt} remboursé par {who} le {date} à {time}. Nouveau solde {bal}.",
+            ),
+            Message::PaymentRequest { merchant, amount } => plain(
+                format!("mkoba: {merchant} asks you to pay {}. To pay or decline, dial *384# and choose 7 Approvals. Ignore it and nothing is paid.", m(amount)),
+                format!("mkoba: {merchant} anaomba ulipe {}. Kulipa au kukataa, piga *384# uchague 7 Idhini. Ukipuuza, hakuna malipo.", m(amount)),
+                format!("mkoba: {merchant} vous demande de payer {}. Pour payer ou refuser, composez *384#, choix 7 Approbations.", m(amount)),
+            ),
+            Message::AllowanceRequest { merchant, cap } => plain(
+                format!("mkoba: {merchant} asks to charge you up to {} without a PIN each time. Dial *384#, choose 7 Approvals to allow or decline.", m(cap)),
+                format!("mkoba: {merchant} anaomba kukutoza hadi {} bila PIN kila mara. Piga *384#, chagua 7 Idhini kukubali au kukataa.", m(cap)),
+                format!("mkoba: {merchant} demande à débiter jusqu'à {} sans PIN. Composez *384#, choix 7 Approbations pour accepter.", m(cap)),
+            ),
+            Message::ChargeSummary { count, total, date } => plain(
+                format!("mkoba: on {date} you paid {} in {count} small charges under your allowances. See them under My account on *384#.", m(total)),
+                format!("mkoba: {date} ulilipa {} kwa malipo madogo {count} ya ruhusa zako. Yaone kwenye Akaunti yangu *384#.", m(total)),
+                format!("mkoba: le {date} vous avez payé {} en {count} petits achats autorisés. Détails dans Mon compte sur *384#.", m(total)),
+            ),
             Message::PinLocked => plain(
                 "mkoba: too many wrong PINs. Your wallet is locked; visit an agent with your ID to reset your PIN.".into(),
                 "mkoba: PIN imekosewa mara nyingi. Pochi yako imefungwa; tembelea wakala na kitambulisho ili kuweka PIN mpya.".into(),
@@ -310,6 +353,13 @@ mod tests {
         }
     }
 
+    fn agent_like() -> Confirmation {
+        let mut c = worst_case();
+        c.counterparty = "Mama Mboga Shop Kibe".into();
+        c.counterparty_number = String::new();
+        c
+    }
+
     fn all_messages() -> Vec<Message> {
         let c = worst_case;
         let mut agent = c();
@@ -362,6 +412,20 @@ mod tests {
             Message::PromotionsOff,
             Message::PromotionsOn,
             Message::NotRegistered,
+            Message::Refund(agent_like()),
+            Message::PaymentRequest {
+                merchant: "Mama Mboga Shop Kibe".into(),
+                amount: Money::from_minor(49_999_999, Currency::KES),
+            },
+            Message::AllowanceRequest {
+                merchant: "Mama Mboga Shop Kibe".into(),
+                cap: Money::from_minor(49_999_999, Currency::KES),
+            },
+            Message::ChargeSummary {
+                count: 99_999,
+                total: Money::from_minor(49_999_999, Currency::KES),
+                date: "28/11/26".into(),
+            },
         ]
     }
 

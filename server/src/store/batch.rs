@@ -36,6 +36,9 @@ pub struct LedgerContext {
     pub fee_revenue: BTreeMap<Currency, AccountId>,
     /// How confirmations are written to the SMS outbox; `None` writes none (benchmarks, tools).
     pub notify: Option<NotifyConfig>,
+    /// Key of customers' per-merchant pseudonyms in webhook events; `None` sends events without
+    /// the customer (tools that have no pepper).
+    pub pseudonym_key: Option<[u8; 32]>,
     /// Agent float → its commission account. The link never changes once an account exists,
     /// so it is cached to let a batch lock every account it needs in one ordered pass.
     commission_links: Mutex<HashMap<AccountId, Option<AccountId>>>,
@@ -53,6 +56,7 @@ impl LedgerContext {
             codes,
             fee_revenue,
             notify,
+            pseudonym_key: None,
             commission_links: Mutex::new(HashMap::new()),
         }
     }
@@ -427,6 +431,13 @@ pub fn run_batch(
             .collect();
         let writes = batch.finish();
         write(conn, &writes, &before)?;
+        crate::merchant::events::after_batch(
+            conn,
+            ctx.pseudonym_key.as_ref(),
+            &ctx.codes,
+            &writes.entries,
+            now,
+        )?;
         if let Some(cfg) = &ctx.notify {
             // Accepted outcomes and journal entries come in the same order.
             let mut entries = writes.entries.iter();

@@ -419,7 +419,7 @@ async fn approvals(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, Stor
         return Ok(EffectResult::Approvals(Vec::new()));
     };
     let app2 = Arc::clone(app);
-    blocking(move || {
+    let requests = blocking(move || {
         let mut conn = checkout(&app2.pool)?;
         let rows: Vec<(i64, String, i64, i64, String, i64)> =
             with_conn!(&mut *conn, |c| pending_transfers::table
@@ -458,9 +458,12 @@ async fn approvals(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, Stor
                 fee: Money::from_minor(fee, currency),
             });
         }
-        Ok(EffectResult::Approvals(requests))
+        Ok(requests)
     })
-    .await
+    .await?;
+    let mut requests = requests;
+    requests.extend(crate::ussd::merchant_requests::pending_for(app, customer.id).await?);
+    Ok(EffectResult::Approvals(requests))
 }
 
 async fn register(
@@ -751,6 +754,18 @@ async fn execute(
                 memo,
                 None,
             )
+        }
+        MoneyAction::Approve { request_id }
+            if crate::ussd::merchant_requests::is_merchant_request(&request_id) =>
+        {
+            return crate::ussd::merchant_requests::answer(app, customer, &request_id, true, step_key)
+                .await;
+        }
+        MoneyAction::Decline { request_id }
+            if crate::ussd::merchant_requests::is_merchant_request(&request_id) =>
+        {
+            return crate::ussd::merchant_requests::answer(app, customer, &request_id, false, step_key)
+                .await;
         }
         MoneyAction::Approve { request_id } | MoneyAction::Decline { request_id }
             if request_id.parse::<i64>().is_err() =>

@@ -6,6 +6,7 @@
 //! cause goes to the log.
 
 pub mod effects;
+pub mod merchant_requests;
 pub mod session;
 
 use std::sync::Arc;

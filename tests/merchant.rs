@@ -1,0 +1,406 @@
+//! The merchant API end to end on both backends: real HTTP, the real ledger, USSD approvals, and
+//! signed webhooks received by a real local HTTP server.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App as ActixApp, HttpRequest, HttpResponse, HttpServer};
+use mkoba::merchant::auth::hmac_hex;
+use mkoba::store::Backend;
+use mkoba_ledger::{Tier, TxnKind};
+use serde_json::{json, Value};
+
+use crate::http_api::{spawn_with, Running};
+
+const GATEWAY_TOKEN: &str = "test-ussd-gateway-token-0123456789";
+const PIN: &str = "4821";
+const PHONE: &str = "+254700555001";
+
+/// A merchant with credentials, a funded customer with a PIN, and a webhook receiver.
+struct World {
+    s: Running,
+    token: String,
+    key_id: String,
+    signing_secret: String,
+    wallet: mkoba_ledger::AccountId,
+    merchant_account: mkoba_ledger::AccountId,
+    hooks: Arc<Mutex<Vec<(String, String)>>>,
+    hook_url: String,
+}
+
+fn world(backend: Backend) -> World {
+    let s = spawn_with(backend, |c| {
+        c.ussd.gateway_token = mkoba::config::Secret::new(GATEWAY_TOKEN.into());
+        c.merchant_api.rate_per_second = 1_000;
+        c.merchant_api.rate_burst = 1_000;
+    });
+    let merchant_account = s.env.merchant("NEWS");
+    let wallet = s.env.customer(PHONE, Tier::Tier1);
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let funded = s.env.submit(TxnKind::Deposit, float, wallet, 1_000_000);
+    assert!(matches!(funded, mkoba_ledger::Outcome::Accepted(_)));
+    let app = &s.env.app;
+    let mut conn = s.env.conn();
+    let (customer_id, _, _) = mkoba::store::parties::customer_by_msisdn(&mut conn, PHONE)
+        .unwrap()
+        .unwrap();
+    mkoba::store::parties::set_pin(&mut conn, customer_id, &app.hasher.hash(PIN).unwrap())
+        .unwrap();
+    let (merchant_id, _) = mkoba::store::parties::merchant_by_code(&mut conn, "NEWS")
+        .unwrap()
+        .unwrap();
+    let key = mkoba::merchant::auth::issue_key(
+        &mut conn,
+        &app.merchant.api_key_hash_key,
+        merchant_id,
+        "test",
+        0,
+    )
+    .unwrap();
+    let signing_secret = "whsec_test_signing_secret".to_owned();
+    mkoba::merchant::store::set_signing(&mut conn, merchant_id, &signing_secret, false).unwrap();
+    drop(conn);
+
+    // The merchant's webhook endpoint: a real HTTP server on loopback recording what it gets.
+    let hooks: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let seen = Arc::clone(&hooks);
+    let receiver = {
+        let _guard = s.runtime.enter();
+        HttpServer::new(move || {
+            let seen = Arc::clone(&seen);
+            ActixApp::new().route(
+                "/hooks",
+                web::post().to(move |req: HttpRequest, body: String| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        let signature = req
+                            .headers()
+                            .get("mkoba-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned();
+                        seen.lock().unwrap().push((signature, body));
+                        HttpResponse::Ok().finish()
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run()
+    };
+    s.runtime.spawn(receiver);
+    World {
+        s,
+        token: key.token,
+        key_id: key.key_id,
+        signing_secret,
+        wallet,
+        merchant_account,
+        hooks,
+        hook_url,
+    }
+}
+
+impl World {
+    fn api(&self, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+        self.api_with(method, path, body, key, &[])
+    }
+
+    fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        self.s.runtime.block_on(async {
+            let url = format!("{}{path}", self.s.base);
+            let mut req = match method {
+                "GET" => self.s.client.get(url),
+                "PUT" => self.s.client.put(url),
+                _ => self.s.client.post(url),
+            };
+            req = req.header("authorization", format!("Bearer {}", self.token));
+            if let Some(key) = key {
+                req = req.header("idempotency-key", key);
+            }
+            for (name, value) in headers {
+                req = req.header(*name, value.as_str());
+            }
+            if let Some(body) = body {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+    }
+
+    /// Approve (or decline) the first waiting request over USSD with the PIN.
+    fn ussd_answer(&self, session: &str, approve: bool) -> Vec<String> {
+        let mut path: Vec<&str> = Vec::new();
+        let mut screens = Vec::new();
+        for input in ["", "7", "1", if approve { "1" } else { "2" }, PIN] {
+            if !input.is_empty() {
+                path.push(input);
+            }
+            let form = serde_urlencoded::to_string([
+                ("sessionId", session),
+                ("serviceCode", "*384#"),
+                ("phoneNumber", PHONE),
+                ("networkCode", "63902"),
+                ("text", &path.join("*")),
+            ])
+            .unwrap();
+            let body = self.s.runtime.block_on(async {
+                self.s
+                    .client
+                    .post(format!(
+                        "{}/ussd/africastalking?token={GATEWAY_TOKEN}",
+                        self.s.base
+                    ))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            });
+            screens.push(body);
+        }
+        screens
+    }
+
+    fn deliver_webhooks(&self) -> usize {
+        let client = reqwest::Client::new();
+        self.s
+            .runtime
+            .block_on(mkoba::merchant::webhooks::dispatch_once(&self.s.env.app, &client))
+            .unwrap()
+    }
+}
+
+fn payment_request_approved_over_ussd_is_paid_signed_and_on_the_statement(backend: Backend) {
+    let w = world(backend);
+    let (status, _) = w.api(
+        "PUT",
+        "/api/v1/webhook",
+        Some(json!({ "url": w.hook_url, "events": ["payment_request.paid", "payment.received"] })),
+        None,
+    );
+    assert_eq!(status, 200);
+    let request = json!({
+        "customer": { "phone_number": PHONE },
+        "amount": { "value": "12.50", "currency": "KES" },
+        "description": "Week pass"
+    });
+    let (status, created) = w.api("POST", "/api/v1/payment-requests", Some(request.clone()), Some("pr-1"));
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "pending");
+    let pseudonym = created["customer"].as_str().unwrap().to_owned();
+    assert!(pseudonym.starts_with("cus_"));
+    assert!(!created.to_string().contains("700555001"), "no phone number leaks: {created}");
+    let (status, again) = w.api("POST", "/api/v1/payment-requests", Some(request), Some("pr-1"));
+    assert_eq!((status, &again["id"]), (200, &created["id"]), "same key, same request");
+    let prompts = mkoba::sms::outbox::for_recipient(&mut w.s.env.conn(), PHONE, 10).unwrap();
+    assert!(prompts.iter().any(|m| m.template == "payment_request"), "the customer is told to dial");
+
+    let before = w.s.env.balance(w.wallet);
+    let screens = w.ussd_answer("pr-session-1", true);
+    assert!(screens[1].contains("Test Merchant"), "{screens:?}");
+    assert!(screens[4].starts_with("END "), "{screens:?}");
+    assert_eq!(w.s.env.balance(w.wallet), before - 1_250);
+    assert!(w.s.env.balance(w.merchant_account) > 0);
+    // Approving again cannot pay twice.
+    let again = w.ussd_answer("pr-session-2", true);
+    assert!(!again[1].contains("12.50"), "nothing left to approve: {again:?}");
+    assert_eq!(w.s.env.balance(w.wallet), before - 1_250);
+
+    let id = created["id"].as_str().unwrap();
+    let (status, paid) = w.api("GET", &format!("/api/v1/payment-requests/{id}"), None, None);
+    assert_eq!((status, paid["status"].as_str()), (200, Some("paid")), "{paid}");
+    let code = paid["transaction"].as_str().unwrap().to_owned();
+
+    assert!(w.deliver_webhooks() >= 2);
+    let hooks = w.hooks.lock().unwrap().clone();
+    let types: Vec<String> = hooks
+        .iter()
+        .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(types.contains(&"payment_request.paid".to_owned()), "{types:?}");
+    assert!(types.contains(&"payment.received".to_owned()), "{types:?}");
+    for (signature, body) in &hooks {
+        let (t, v1) = signature.split_once(",v1=").unwrap();
+        let t = t.strip_prefix("t=").unwrap();
+        let expected = hmac_hex(w.signing_secret.as_bytes(), &[t.as_bytes(), b".", body.as_bytes()]);
+        assert_eq!(v1, expected, "every webhook is signed with the merchant's secret");
+        assert!(body.contains(&pseudonym) && !body.contains("700555001"), "{body}");
+    }
+
+    let (status, payment) = w.api("GET", &format!("/api/v1/payments/{code}"), None, None);
+    assert_eq!(status, 200, "{payment}");
+    assert_eq!(payment["customer"], pseudonym);
+    let statement = mkoba::store::reads::statement(&mut w.s.env.conn(), w.wallet.0, None, 5).unwrap();
+    assert!(statement.iter().any(|l| l.code == code), "the customer's statement shows it");
+    w.s.env.assert_reconciles();
+}
+
+fn an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st(backend: Backend) {
+    let w = world(backend);
+    let (status, allowance) = w.api(
+        "POST",
+        "/api/v1/allowances",
+        Some(json!({
+            "customer": { "phone_number": PHONE },
+            "cap": { "value": "50.00", "currency": "KES" },
+            "per_charge_max": { "value": "1.00", "currency": "KES" },
+            "valid_days": 30,
+            "description": "Articles"
+        })),
+        Some("al-1"),
+    );
+    assert_eq!((status, allowance["status"].as_str()), (201, Some("requested")), "{allowance}");
+    let id = allowance["id"].as_str().unwrap().to_owned();
+    let charge = |key: &str, value: &str| {
+        w.api(
+            "POST",
+            &format!("/api/v1/allowances/{id}/charges"),
+            Some(json!({ "amount": { "value": value, "currency": "KES" }, "description": "Article" })),
+            Some(key),
+        )
+    };
+    let (status, refused) = charge("early", "0.50");
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("allowance_not_granted")),
+        "not granted yet: {refused}"
+    );
+    let screens = w.ussd_answer("al-session", true);
+    assert!(screens[4].starts_with("END "), "{screens:?}");
+
+    let before = w.s.env.balance(w.wallet);
+    for i in 0..100 {
+        let (status, body) = charge(&format!("c-{i}"), "0.50");
+        assert_eq!(status, 201, "charge {i}: {body}");
+    }
+    let (status, replay) = charge("c-99", "0.50");
+    assert_eq!((status, replay["replayed"].as_bool()), (200, Some(true)), "a retry is not a new charge");
+    let (status, refused) = charge("c-100", "0.50");
+    assert_eq!((status, refused["error"].as_str()), (422, Some("allowance_cap_exceeded")), "{refused}");
+    let (status, refused) = charge("big", "1.50");
+    assert_eq!((status, refused["error"].as_str()), (422, Some("allowance_per_charge_exceeded")));
+    assert_eq!(w.s.env.balance(w.wallet), before - 5_000, "exactly 100 x 0.50 left the wallet");
+    let (_, state) = w.api("GET", &format!("/api/v1/allowances/{id}"), None, None);
+    assert_eq!(state["remaining"]["value"], "0.00", "{state}");
+    let per_charge_sms = mkoba::sms::outbox::for_recipient(&mut w.s.env.conn(), PHONE, 500)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.template == "purchase")
+        .count();
+    assert_eq!(per_charge_sms, 0, "small charges are summed up daily, not texted one by one");
+    w.s.env.clock.advance_seconds(86_400);
+    let (_, summaries) = mkoba::merchant::jobs::run_once(&w.s.env.app).unwrap();
+    assert_eq!(summaries, 1, "one summary SMS for the day");
+    w.s.env.assert_reconciles();
+}
+
+fn refunds_full_and_partial_never_exceed_the_payment(backend: Backend) {
+    let w = world(backend);
+    let (_, created) = w.api(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(json!({ "customer": { "phone_number": PHONE }, "amount": { "value": "100", "currency": "KES" }, "description": "Game credits" })),
+        Some("pr-r"),
+    );
+    w.ussd_answer("refund-session", true);
+    let id = created["id"].as_str().unwrap();
+    let (_, paid) = w.api("GET", &format!("/api/v1/payment-requests/{id}"), None, None);
+    let code = paid["transaction"].as_str().unwrap().to_owned();
+    let before = w.s.env.balance(w.wallet);
+    let refund = |key: &str, body: Value| w.api("POST", &format!("/api/v1/payments/{code}/refunds"), Some(body), Some(key));
+    let (status, part) = refund("r-1", json!({ "amount": { "value": "30", "currency": "KES" }, "reason": "partial" }));
+    assert_eq!(status, 201, "{part}");
+    assert_eq!(part["refund_of"], code);
+    let (status, too_much) = refund("r-2", json!({ "amount": { "value": "80", "currency": "KES" } }));
+    assert_eq!((status, too_much["error"].as_str()), (422, Some("refund_exceeds_payment")));
+    let (status, rest) = refund("r-3", json!({}));
+    assert_eq!((status, rest["amount"]["value"].as_str()), (201, Some("70.00")), "{rest}");
+    let (status, nothing) = refund("r-4", json!({}));
+    assert_eq!((status, nothing["error"].as_str()), (422, Some("refund_exceeds_payment")));
+    assert_eq!(w.s.env.balance(w.wallet), before + 10_000);
+    let (_, payment) = w.api("GET", &format!("/api/v1/payments/{code}"), None, None);
+    assert_eq!(payment["refunded"]["value"], "100.00");
+    let (status, _) = w.api("POST", "/api/v1/payments/QQQQQQQQQQ/refunds", Some(json!({})), Some("r-5"));
+    assert_eq!(status, 404, "someone else's or no payment");
+    w.s.env.assert_reconciles();
+}
+
+fn forged_replayed_and_revoked_requests_are_refused(backend: Backend) {
+    let w = world(backend);
+    let body = json!({ "customer": { "pseudonym": "cus_000000000000000000000000" }, "amount": { "value": "1", "currency": "KES" }, "description": "x" });
+    let sign = |secret: &str, t: i64, text: &str| {
+        format!(
+            "v1={}",
+            hmac_hex(secret.as_bytes(), &[b"POST\n/api/v1/payment-requests\n", t.to_string().as_bytes(), b"\n", text.as_bytes()])
+        )
+    };
+    let now = w.s.env.app.clock.now().0 / 1_000_000;
+    let text = body.to_string();
+    let good = [("mkoba-timestamp", now.to_string()), ("mkoba-signature", sign(&w.signing_secret, now, &text))];
+    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-1"), &good);
+    assert_eq!((status, answer["error"].as_str()), (404, Some("customer_not_found")), "a good signature passes: {answer}");
+    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-1"), &good);
+    assert_eq!((status, answer["error"].as_str()), (409, Some("request_replayed")));
+    let forged = [("mkoba-timestamp", now.to_string()), ("mkoba-signature", sign("not-the-secret", now, &text))];
+    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-2"), &forged);
+    assert_eq!((status, answer["error"].as_str()), (403, Some("invalid_signature")));
+    let old = now - 301;
+    let stale = [("mkoba-timestamp", old.to_string()), ("mkoba-signature", sign(&w.signing_secret, old, &text))];
+    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-3"), &stale);
+    assert_eq!((status, answer["error"].as_str()), (401, Some("timestamp_out_of_window")));
+
+    let (status, _) = w.api("GET", "/api/v1/balance", None, None);
+    assert_eq!(status, 200);
+    let merchant_id = mkoba::store::parties::merchant_by_code(&mut w.s.env.conn(), "NEWS").unwrap().unwrap().0;
+    assert!(mkoba::merchant::auth::revoke_key(&mut w.s.env.conn(), merchant_id, &w.key_id, 1).unwrap());
+    let (status, answer) = w.api("GET", "/api/v1/balance", None, None);
+    assert_eq!((status, answer["error"].as_str()), (401, Some("api_key_revoked")));
+    let mut forged_key = w.token.clone();
+    forged_key.pop();
+    forged_key.push('x');
+    let w2 = World { token: forged_key, ..w };
+    let (status, answer) = w2.api("GET", "/api/v1/balance", None, None);
+    assert_eq!((status, answer["error"].as_str()), (401, Some("unauthorized")));
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Sqlite) })* }
+        mod postgres { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Postgres) })* }
+    };
+}
+
+both_backends!(
+    payment_request_approved_over_ussd_is_paid_signed_and_on_the_statement,
+    an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st,
+    refunds_full_and_partial_never_exceed_the_payment,
+    forged_replayed_and_revoked_requests_are_refused,
+);
+
+#[test]
+fn the_openapi_document_is_served_without_a_key() {
+    let w = world(Backend::Sqlite);
+    let (status, doc) = w.s.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    assert!(doc["paths"]["/api/v1/allowances/{id}/charges"]["post"].is_object());
+}
