@@ -196,7 +196,7 @@ pub(super) fn rejection(r: Rejection) -> &'static str {
         ReversalAttemptsExhausted => "Cette opération a déjà été retournée.",
         ReversalNothingRecoverable => "Le destinataire n'a plus d'argent à rendre.",
         AccountBlacklisted => "Ce compte est bloqué. Appelez le service client.",
-        RefundNotAllowed => "Ce paiement ne peut pas être remboursé.",
+        RefundNotAllowed => "Ce paiement n'est pas remboursable.",
         RefundWindowClosed => "Le délai de remboursement est dépassé.",
         RefundExceedsPayment => "Le remboursement dépasse le paiement.",
         AllowanceNotFound => "Autorisation introuvable.",
