@@ -72,7 +72,7 @@ fn my_account_menu_and_statement() {
                 "8",
                 &format!(
                     "My account\n1 Mini statement\n2 Change PIN\n3 Language\n4 Limits & tier\n\
-                     5 Cancel last send\n6 Reverse a send{NAV}"
+                     5 Cancel last send\n6 Reverse a send\n7 Allowances{NAV}"
                 ),
             ),
             ("1", &format!("Enter PIN to see your statement{NAV}")),

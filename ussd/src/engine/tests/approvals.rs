@@ -109,7 +109,31 @@ fn requests_are_cleaned_and_an_allowance_without_its_terms_is_not_shown() {
 
 #[test]
 fn answers_of_the_wrong_kind_are_not_taken_as_success() {
-    // An allowance granted in answer to a payment is not taken for it.
+    // A receipt for an allowance, and an allowance for a payment: neither is guessed at.
+    let mut s = en();
+    s.run(&["8", "7", "2", "M001", "100", "20", "30"]);
+    let state = SessionState::from_json(&s.stored).unwrap();
+    let turn = handle(state, Event::Input(PIN.to_owned()), &config());
+    assert!(matches!(
+        turn.output,
+        Output::Effect(Effect::GrantAllowance { .. })
+    ));
+    let receipt = Receipt {
+        code: "QK7ZD3MPWA".to_owned(),
+        amount: kes(100),
+        fee: kes(0),
+        new_balance: None,
+    };
+    let turn = handle(
+        turn.state,
+        Event::Result(EffectResult::Done(receipt)),
+        &config(),
+    );
+    assert!(matches!(
+        turn.output,
+        Output::Screen { text, end: true } if text.starts_with("We could not confirm this allowance.")
+    ));
+
     let mut s = en();
     s.run(&["7", "1", "1"]);
     let state = SessionState::from_json(&s.stored).unwrap();

@@ -2,6 +2,7 @@
 //! state as JSON between hops like the real one, and checks every screen it sees.
 
 mod account;
+mod allowances;
 mod approvals;
 mod hops;
 mod journeys;

@@ -118,6 +118,15 @@ pub(crate) fn scripts() -> Vec<Script> {
             &["7", "3", "1", PIN],
         ),
         s("decline an allowance request", &["7", "3", "2", PIN]),
+        s("revoke an allowance", &["8", "7", "1", "1", "1", "1"]),
+        Script {
+            ends: false,
+            ..s("keep an allowance", &["8", "7", "1", "2", "1", "2"])
+        },
+        s(
+            "new allowance",
+            &["8", "7", "2", "M001", "100", "50", "30", PIN],
+        ),
         Script {
             who: Who::Unregistered,
             ..s("register", &["3", "Amina Njeri", "1357", "1357", "1"])
