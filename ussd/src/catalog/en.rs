@@ -37,6 +37,8 @@ pub(super) fn text(msg: Msg) -> &'static str {
         HintMerchant => "Unknown merchant code.",
         HintCode => "Invalid code.",
         HintReference => "Invalid account number.",
+        HintPerCharge => "It cannot be more than the total, {amount}.",
+        HintDays => "Enter {count} to {days} days.",
 
         RegWelcome => "Welcome to mkoba. Open a free wallet.\nChoose language:",
         RegName => "Enter your full name",
@@ -108,6 +110,16 @@ pub(super) fn text(msg: Msg) -> &'static str {
         DeclinePin => "Enter PIN to decline",
         ApprovedDone => "Approved. Code {code}.",
         DeclinedDone => "Declined. No money moved.",
+        ApprovalLineAllow => "{name}: allow up to {amount}",
+        ApprovalAllow => "Let {name} charge you?\nTotal {amount}\nMax {max} per charge\nUntil {date}",
+        ApprovalPayFor => "Pay {amount} to {name} for {item}, fee {fee}?",
+        Allow => "Allow",
+        AllowanceDone => {
+            "{name} can now charge you up to {amount} until {date}. Revoke it any time in My account."
+        }
+        AllowanceUnknown => {
+            "We could not confirm this allowance. Check My account > Allowances before trying again."
+        }
 
         AccountTitle => "My account",
         AccStatement => "Mini statement",
@@ -149,6 +161,24 @@ pub(super) fn text(msg: Msg) -> &'static str {
         ReverseEmpty => "No recent send can be reversed.",
         ReverseConfirm => "Reverse {amount} sent to {name} on {date}? Enter PIN to confirm",
         ReverseDone => "Reversed. {amount} is back in your wallet. Code {code}.",
+        AccAllowances => "Allowances",
+        AllowancesTitle => "Allowances",
+        AllowMine => "My allowances",
+        AllowNew => "New allowance",
+        AllowListTitle => "Your allowances:",
+        AllowancesEmpty => "You have no active allowances.",
+        AllowanceLine => "{name} {amount} until {date}",
+        AllowanceDetail => "{name}\nUsed {spent} of {amount}\nMax {max} per charge\nUntil {date}",
+        Revoke => "Revoke",
+        RevokeConfirm => "Revoke the allowance for {name}? It will not be able to charge you again.",
+        Keep => "Keep it",
+        RevokeDone => "Revoked. {name} can no longer charge you.",
+        AllowCap => "Allow {name} to charge you\nEnter the total limit ({currency})",
+        AllowPerCharge => "Enter the most for one charge ({currency})",
+        AllowDays => "For how many days? Up to {days}",
+        AllowConfirm => {
+            "Allow {name}\nTotal {amount}\nMax {max} per charge\n{days} days\nEnter PIN to confirm"
+        }
 
         PinLocked => "Your PIN is locked. Visit an mkoba agent with your ID to reset it.",
         TooManyInvalid => "Too many invalid entries. Please dial again.",

@@ -37,6 +37,8 @@ pub(super) fn text(msg: Msg) -> &'static str {
         HintMerchant => "Marchand inconnu.",
         HintCode => "Code invalide.",
         HintReference => "Référence invalide.",
+        HintPerCharge => "Pas plus que le plafond, {amount}.",
+        HintDays => "Entrez {count} à {days} jours.",
 
         RegWelcome => "Bienvenue chez mkoba. Ouvrez un compte gratuit.\nLangue:",
         RegName => "Entrez votre nom complet",
@@ -108,6 +110,16 @@ pub(super) fn text(msg: Msg) -> &'static str {
         DeclinePin => "Entrez le PIN pour refuser",
         ApprovedDone => "Approuvé. Code {code}.",
         DeclinedDone => "Refusé. Aucun argent n'a bougé.",
+        ApprovalLineAllow => "{name}: plafond {amount}",
+        ApprovalAllow => "Autoriser {name}?\nPlafond {amount}\nMax {max} par paiement\nJusqu'au {date}",
+        ApprovalPayFor => "Payer {amount} à {name} pour {item}, frais {fee}?",
+        Allow => "Autoriser",
+        AllowanceDone => {
+            "{name} peut vous prélever {amount} au plus, jusqu'au {date}. Révocable dans Mon compte."
+        }
+        AllowanceUnknown => {
+            "Autorisation non confirmée. Vérifiez Mon compte > Autorisations avant de réessayer."
+        }
 
         AccountTitle => "Mon compte",
         AccStatement => "Mini relevé",
@@ -149,6 +161,24 @@ pub(super) fn text(msg: Msg) -> &'static str {
         ReverseEmpty => "Aucun envoi récent à retourner.",
         ReverseConfirm => "Retourner {amount} envoyé à {name} le {date}? Confirmez avec le PIN",
         ReverseDone => "Retourné. {amount} est revenu sur votre compte. Code {code}.",
+        AccAllowances => "Autorisations",
+        AllowancesTitle => "Autorisations",
+        AllowMine => "Mes autorisations",
+        AllowNew => "Nouvelle autorisation",
+        AllowListTitle => "Vos autorisations:",
+        AllowancesEmpty => "Aucune autorisation active.",
+        AllowanceLine => "{name} {amount} au {date}",
+        AllowanceDetail => "{name}\nUtilisé {spent}/{amount}\nMax {max} par paiement\nJusqu'au {date}",
+        Revoke => "Révoquer",
+        RevokeConfirm => "Révoquer l'autorisation de {name}? Il ne pourra plus vous prélever.",
+        Keep => "Garder",
+        RevokeDone => "Révoquée. {name} ne peut plus vous prélever.",
+        AllowCap => "Autoriser {name}\nEntrez le plafond total ({currency})",
+        AllowPerCharge => "Entrez le maximum par paiement ({currency})",
+        AllowDays => "Pour combien de jours? Max {days}",
+        AllowConfirm => {
+            "Autoriser {name}\nPlafond {amount}\nMax {max}/paiement\n{days} jours\nConfirmez par PIN"
+        }
 
         PinLocked => "Votre PIN est bloqué. Allez chez un agent mkoba avec votre pièce d'identité.",
         TooManyInvalid => "Trop d'erreurs de saisie. Veuillez rappeler.",
@@ -196,7 +226,7 @@ pub(super) fn rejection(r: Rejection) -> &'static str {
         ReversalAttemptsExhausted => "Cette opération a déjà été retournée.",
         ReversalNothingRecoverable => "Le destinataire n'a plus d'argent à rendre.",
         AccountBlacklisted => "Ce compte est bloqué. Appelez le service client.",
-        RefundNotAllowed => "Ce paiement ne peut pas être remboursé.",
+        RefundNotAllowed => "Ce paiement n'est pas remboursable.",
         RefundWindowClosed => "Le délai de remboursement est dépassé.",
         RefundExceedsPayment => "Le remboursement dépasse le paiement.",
         AllowanceNotFound => "Autorisation introuvable.",

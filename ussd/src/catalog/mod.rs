@@ -71,7 +71,7 @@ keys! {
     // Hints shown above a screen that is asked again.
     HintChoice, HintInvalid, HintName, HintPinDigits, HintPinWeak, HintPinMismatch, HintPinSame,
     HintNumber, HintNotCustomer, HintAmount, HintWrongPin, HintAgent, HintTill, HintMerchant,
-    HintCode, HintReference,
+    HintCode, HintReference, HintPerCharge, HintDays,
     // Registration.
     RegWelcome, RegName, RegPin, RegPinAgain, RegTerms, RegDone, RegDeclined, RegAlready,
     Accept, Decline, Approve,
@@ -91,6 +91,9 @@ keys! {
     // Approvals.
     ApprovalsTitle, ApprovalsEmpty, ApprovalLineCash, ApprovalLinePay, ApprovalCash, ApprovalPay,
     ApprovePin, DeclinePin, ApprovedDone, DeclinedDone,
+    ApprovalLineAllow, ApprovalAllow, ApprovalPayFor, Allow,
+    // Allowances: granted (from Approvals or My account), unknown outcome.
+    AllowanceDone, AllowanceUnknown,
     // My account.
     AccountTitle, AccStatement, AccChangePin, AccLanguage, AccLimits, AccCancel, AccReverse,
     StatementPin, StatementTitle, StatementLine, StatementEmpty,
@@ -99,6 +102,10 @@ keys! {
     PinNew, PinForced, PinNewAgain, PinCurrent, PinChanged, LanguageTitle, LanguageSet,
     LimitsPin, LimitsShow, CancelPin, CancelDone,
     ReverseTitle, ReverseLine, ReverseEmpty, ReverseConfirm, ReverseDone,
+    // My account > Allowances.
+    AccAllowances, AllowancesTitle, AllowMine, AllowNew, AllowListTitle, AllowancesEmpty,
+    AllowanceLine, AllowanceDetail, Revoke, RevokeConfirm, Keep, RevokeDone,
+    AllowCap, AllowPerCharge, AllowDays, AllowConfirm,
     // Endings.
     PinLocked, TooManyInvalid, Unavailable, OutcomeUnknown,
 }
@@ -113,20 +120,23 @@ pub enum Slot {
     Currency,
     Daily,
     Date,
+    Days,
     Digits,
     Fee,
     Item,
     Kind,
     Left,
+    Max,
     Name,
     Reference,
     Seconds,
+    Spent,
     Terms,
     Tier,
 }
 
 impl Slot {
-    pub const ALL: [Slot; 17] = [
+    pub const ALL: [Slot; 20] = [
         Slot::Amount,
         Slot::Balance,
         Slot::Code,
@@ -134,14 +144,17 @@ impl Slot {
         Slot::Currency,
         Slot::Daily,
         Slot::Date,
+        Slot::Days,
         Slot::Digits,
         Slot::Fee,
         Slot::Item,
         Slot::Kind,
         Slot::Left,
+        Slot::Max,
         Slot::Name,
         Slot::Reference,
         Slot::Seconds,
+        Slot::Spent,
         Slot::Terms,
         Slot::Tier,
     ];
@@ -155,14 +168,17 @@ impl Slot {
             Slot::Currency => "currency",
             Slot::Daily => "daily",
             Slot::Date => "date",
+            Slot::Days => "days",
             Slot::Digits => "digits",
             Slot::Fee => "fee",
             Slot::Item => "item",
             Slot::Kind => "kind",
             Slot::Left => "left",
+            Slot::Max => "max",
             Slot::Name => "name",
             Slot::Reference => "reference",
             Slot::Seconds => "seconds",
+            Slot::Spent => "spent",
             Slot::Terms => "terms",
             Slot::Tier => "tier",
         }

@@ -37,6 +37,8 @@ pub(super) fn text(msg: Msg) -> &'static str {
         HintMerchant => "Nambari ya biashara haijulikani.",
         HintCode => "Nambari si sahihi.",
         HintReference => "Nambari ya akaunti si sahihi.",
+        HintPerCharge => "Kisizidi jumla, {amount}.",
+        HintDays => "Weka siku {count} hadi {days}.",
 
         RegWelcome => "Karibu mkoba. Fungua pochi bure.\nChagua lugha:",
         RegName => "Andika jina lako kamili",
@@ -108,6 +110,16 @@ pub(super) fn text(msg: Msg) -> &'static str {
         DeclinePin => "Weka PIN kukataa",
         ApprovedDone => "Imeidhinishwa. Nambari {code}.",
         DeclinedDone => "Imekataliwa. Hakuna pesa iliyohamishwa.",
+        ApprovalLineAllow => "{name}: ruhusa hadi {amount}",
+        ApprovalAllow => "Ruhusu {name} akutoze?\nJumla {amount}\nKila malipo hadi {max}\nHadi {date}",
+        ApprovalPayFor => "Lipa {amount} kwa {name} kwa ajili ya {item}, ada {fee}?",
+        Allow => "Ruhusu",
+        AllowanceDone => {
+            "{name} sasa anaweza kukutoza hadi {amount} mpaka {date}. Futa wakati wowote kwenye Akaunti yangu."
+        }
+        AllowanceUnknown => {
+            "Hatukuweza kuthibitisha ruhusa hii. Angalia Akaunti yangu > Ruhusa kabla ya kujaribu tena."
+        }
 
         AccountTitle => "Akaunti yangu",
         AccStatement => "Taarifa fupi",
@@ -149,6 +161,24 @@ pub(super) fn text(msg: Msg) -> &'static str {
         ReverseEmpty => "Hakuna utumaji wa karibuni unaoweza kurejeshwa.",
         ReverseConfirm => "Rejesha {amount} ulizotuma kwa {name} {date}? Weka PIN kuthibitisha",
         ReverseDone => "Imerejeshwa. {amount} imerudi kwenye pochi yako. Nambari {code}.",
+        AccAllowances => "Ruhusa",
+        AllowancesTitle => "Ruhusa za kukutoza",
+        AllowMine => "Ruhusa zangu",
+        AllowNew => "Ruhusa mpya",
+        AllowListTitle => "Ruhusa zako:",
+        AllowancesEmpty => "Huna ruhusa yoyote inayotumika.",
+        AllowanceLine => "{name} {amount} hadi {date}",
+        AllowanceDetail => "{name}\nImetumika {spent}/{amount}\nKila malipo hadi {max}\nHadi {date}",
+        Revoke => "Futa",
+        RevokeConfirm => "Futa ruhusa ya {name}? Hataweza kukutoza tena.",
+        Keep => "Iache",
+        RevokeDone => "Imefutwa. {name} hawezi kukutoza tena.",
+        AllowCap => "Ruhusu {name} akutoze\nWeka kiasi cha juu cha jumla ({currency})",
+        AllowPerCharge => "Weka kiasi cha juu kwa kila malipo ({currency})",
+        AllowDays => "Kwa siku ngapi? Hadi {days}",
+        AllowConfirm => {
+            "Ruhusu {name}\nJumla {amount}\nKila malipo hadi {max}\nSiku {days}\nWeka PIN kuthibitisha"
+        }
 
         PinLocked => "PIN yako imefungwa. Tembelea wakala wa mkoba na kitambulisho chako.",
         TooManyInvalid => "Majaribio mengi yasiyo sahihi. Tafadhali piga tena.",

@@ -15,15 +15,18 @@ pub const GREETING_LEN_MAX: usize = 12;
 pub const PRODUCT_NAME_LEN_MAX: usize = 24;
 /// Transaction codes (the ledger's are 10 characters).
 pub const CODE_LEN_MAX: usize = 12;
-/// Dates on statement lines and recent sends, formatted by the server in the customer's time
-/// zone, e.g. `17/09`.
+/// Dates on statement lines, recent sends and allowances (the last day an allowance may be
+/// charged), formatted by the server in the customer's time zone, e.g. `17/09`.
 pub const DATE_LEN_MAX: usize = 5;
 /// Counterparty names on statement lines (shorter than [`NAME_LEN_MAX`]: a line is a line).
 pub const STATEMENT_NAME_LEN_MAX: usize = 14;
 /// Merchant account numbers / references the customer types.
 pub const REFERENCE_LEN_MAX: usize = 16;
-/// Opaque ids the server hands out and gets back (product ids, approval request ids).
+/// Opaque ids the server hands out and gets back (product ids, approval request ids,
+/// allowance ids).
 pub const ID_LEN_MAX: usize = 40;
+/// What a merchant says a payment request is for (`ApprovalRequest::description`).
+pub const DESCRIPTION_LEN_MAX: usize = 24;
 /// The terms reference shown at registration (`mkoba.africa/terms`), from configuration.
 pub const TERMS_LEN_MAX: usize = 30;
 /// Largest amount the screens are laid out for: 999,999,999.99 in a two-decimal currency, far
@@ -37,6 +40,7 @@ pub const ATTEMPTS_SHOWN_MAX: u32 = 9;
 pub const APPROVALS_MAX: usize = 10;
 pub const STATEMENT_ENTRIES_MAX: usize = 10;
 pub const RECENT_SENDS_MAX: usize = 5;
+pub const ALLOWANCES_MAX: usize = 10;
 /// Most catalog items asked for at once, and most items on one screen (one digit to choose).
 pub const PAGE_ITEMS_MAX: usize = 9;
 
@@ -49,5 +53,8 @@ pub const PARTY_CODE_LEN_MIN: usize = 3;
 pub const TILL_LEN_MAX: usize = 10;
 /// Amount text the customer types (the ledger refuses longer text anyway).
 pub const AMOUNT_TEXT_LEN_MAX: usize = mkoba_ledger::money::AMOUNT_TEXT_LEN_MAX;
+/// Days a new allowance may last, as the customer types them.
+pub const ALLOWANCE_DAYS_MIN: u32 = 1;
+pub const ALLOWANCE_DAYS_MAX: u32 = 90;
 /// Names customers register with.
 pub const REGISTER_NAME_LEN_MIN: usize = 2;

@@ -44,7 +44,7 @@ pub enum Effect {
         limit: u32,
     },
     /// Requests waiting for this customer's approval (agent-started withdrawals, merchant
-    /// charges). Answers: `Approvals` (empty list if none).
+    /// charges, merchants asking for an allowance). Answers: `Approvals` (empty list if none).
     ListApprovals,
     /// The customer's recent sends that may still be reversed (within the reversal window).
     /// Answers: `RecentSends`.
@@ -80,6 +80,30 @@ pub enum Effect {
     ChangePin { old: Pin, new: Pin },
     /// Store the customer's language. Answers: `LanguageSet`.
     SetLanguage { language: Language },
+    /// The customer's active allowances (not revoked, not expired), in the order to show them;
+    /// the engine keeps the first `bounds::ALLOWANCES_MAX` and pages them. Answers:
+    /// `Allowances` (empty list if none).
+    ListAllowances,
+    /// Revoke one of the customer's allowances (`AllowanceItem::id`): its merchant can charge it
+    /// no more. No PIN: revoking only reduces risk. Answers: `AllowanceRevoked`, `Rejected`
+    /// (`AllowanceNotFound` when it is not this customer's, or is already revoked or expired).
+    RevokeAllowance { id: String },
+    /// Verify the PIN, then let the merchant (`merchant_code` as typed, looked up already with
+    /// `LookupMerchant`) charge this customer's wallet without a PIN: at most `per_charge_max`
+    /// a charge (never more than `cap`, checked here), at most `cap` in all, for `days` days
+    /// from now (`bounds::ALLOWANCE_DAYS_MIN..=ALLOWANCE_DAYS_MAX`, checked here); `cap` and
+    /// `per_charge_max` are in the customer's currency, parsed with `Money::parse`. No money
+    /// moves. `step_key` is the idempotency key, as for `Execute` (its tag is `allowance`): a
+    /// repeated hop must not grant twice. Answers: `AllowanceGranted`, `WrongPin`, `PinLocked`,
+    /// `Rejected`.
+    GrantAllowance {
+        merchant_code: String,
+        cap: Money,
+        per_charge_max: Money,
+        days: u32,
+        pin: Pin,
+        step_key: String,
+    },
 }
 
 /// A PIN on its way to the server's check. `Debug` never shows it, so logging an effect never
@@ -147,9 +171,13 @@ pub enum MoneyAction {
         reference: Option<String>,
         amount: Money,
     },
-    /// Approve a waiting request (`ApprovalRequest::id`): post its pending transfer.
+    /// Approve a waiting request (`ApprovalRequest::id`): post its pending transfer, or for an
+    /// `ApprovalKind::Allowance` request grant the allowance (answer `AllowanceGranted`, not
+    /// `Done`: no money moves).
     Approve { request_id: String },
-    /// Decline a waiting request: void its pending transfer. No money moves.
+    /// Decline a waiting request: void its pending transfer, or refuse the allowance asked for.
+    /// No money moves. Answers `Done` for every kind (only `new_balance` is shown; for an
+    /// allowance the code may be empty).
     Decline { request_id: String },
     /// Void the customer's last send if it is still pending (inside the cancel window).
     /// `PendingNotFound`/`PendingAlreadyPosted`/`PendingExpired` when there is nothing to cancel.
@@ -226,6 +254,19 @@ pub enum EffectResult {
     AlreadyRegistered,
     /// `Execute`: the money moved (or, for a pending send or withdrawal, was reserved).
     Done(Receipt),
+    /// `GrantAllowance`, or `Execute` approving an `ApprovalKind::Allowance` request: the
+    /// allowance is in force. No money moved. `merchant` is the merchant's display name, `cap`
+    /// the most it may charge in all, `until` the last day it may charge, as short date text
+    /// in the customer's time zone (`17/10`, cut to `bounds::DATE_LEN_MAX`).
+    AllowanceGranted {
+        merchant: String,
+        cap: Money,
+        until: String,
+    },
+    /// `ListAllowances`.
+    Allowances(Vec<AllowanceItem>),
+    /// `RevokeAllowance`: revoked; the merchant can charge it no more.
+    AllowanceRevoked,
     /// `Balance`.
     Balance {
         available: Money,
@@ -244,7 +285,7 @@ pub enum EffectResult {
     },
     /// Any PIN-checked effect: too many wrong PINs; the PIN is now locked.
     PinLocked,
-    /// `Quote` or `Execute`: the ledger refused.
+    /// `Quote`, `Execute`, `GrantAllowance` or `RevokeAllowance`: the ledger refused.
     Rejected(Rejection),
     /// The server could not perform the effect (store down, timeout).
     Unavailable,
@@ -286,6 +327,9 @@ pub enum ApprovalKind {
     Withdrawal,
     /// A merchant asked to be paid.
     MerchantPayment,
+    /// A merchant asked for an allowance: to charge this customer without a PIN, within a cap,
+    /// a per-charge maximum and a date.
+    Allowance,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,8 +339,39 @@ pub struct ApprovalRequest {
     pub kind: ApprovalKind,
     /// The agent or merchant name.
     pub counterparty: String,
+    /// What would be paid; for an `Allowance`, its cap (the most it may charge in all).
     pub amount: Money,
+    /// Zero for an `Allowance`.
     pub fee: Money,
+    /// `Allowance` only, and required there (a request without it is not shown): the most one
+    /// charge may take.
+    #[serde(default)]
+    pub per_charge_max: Option<Money>,
+    /// `Allowance` only, and required there: the last day it may charge, as short date text
+    /// like `StatementEntry::date` (`17/10`).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// `MerchantPayment`: what the merchant says it is for (`Daily news`), shown on the
+    /// request's screen; cut to `bounds::DESCRIPTION_LEN_MAX`. Optional.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An active allowance, as `ListAllowances` lists it. Amounts are in the customer's currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowanceItem {
+    /// Opaque id for `RevokeAllowance` (at most `bounds::ID_LEN_MAX`).
+    pub id: String,
+    /// The merchant's display name.
+    pub merchant: String,
+    /// The most it may charge in all.
+    pub cap: Money,
+    /// What it has charged so far.
+    pub spent: Money,
+    /// The most one charge may take.
+    pub per_charge_max: Money,
+    /// The last day it may charge, as short date text like `StatementEntry::date` (`17/10`).
+    pub until: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

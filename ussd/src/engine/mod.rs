@@ -29,10 +29,11 @@
 //!   forgets the lost effect and handles the input.
 //! * An ended state answers any later event with its last screen and asks for nothing, so a
 //!   gateway repeating the last hop gets the same answer if the server keeps it a little.
-//! * Money moves only through [`Effect::Execute`], whose `step_key`
-//!   (`ussd:{session_key}:{n}:{action}`) is the ledger idempotency key: `n` counts the money
-//!   movements already answered in the session (a wrong PIN does not count), so a repeated hop
-//!   replays the same key and cannot pay twice, while a later payment gets a new one.
+//! * Money moves only through [`Effect::Execute`], and allowances are granted only through it
+//!   (approving a merchant's request) or [`Effect::GrantAllowance`]. Both carry a `step_key`
+//!   (`ussd:{session_key}:{n}:{action}`), the ledger idempotency key: `n` counts the PIN-checked
+//!   ledger calls already answered in the session (a wrong PIN does not count), so a repeated
+//!   hop replays the same key and cannot pay or grant twice, while a later one gets a new key.
 //! * Africa's Talking sends every input so far: store `UssdRequest::path` with the state and
 //!   pass `UssdRequest::latest_input(stored_path)` here; when `UssdRequest::repeats` says the
 //!   gateway is repeating a hop, resend the stored screen instead. A session that arrives with
@@ -53,8 +54,8 @@ mod tests;
 
 pub use config::{ConfigError, EngineConfig};
 pub use effect::{
-    ApprovalKind, ApprovalRequest, Category, Counterparty, Effect, EffectResult, LimitsInfo,
-    MoneyAction, Pin, Product, Quote, Receipt, SentItem, StatementEntry,
+    AllowanceItem, ApprovalKind, ApprovalRequest, Category, Counterparty, Effect, EffectResult,
+    LimitsInfo, MoneyAction, Pin, Product, Quote, Receipt, SentItem, StatementEntry,
 };
 pub use state::{SessionState, StateError, HISTORY_MAX, STATE_VERSION};
 

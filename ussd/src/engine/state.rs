@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::journey::{account, approvals, buy, exec, history, pay, register, send, withdraw};
+use super::journey::{
+    account, allowances, approvals, buy, exec, history, pay, register, send, withdraw,
+};
 use crate::catalog::{Language, Msg};
 
 /// Version of the stored JSON; state from another version is refused (the server starts over).
@@ -100,6 +102,7 @@ pub(crate) enum Step {
     Approvals(approvals::ApprovalStep),
     Account(account::AccountStep),
     History(history::HistoryStep),
+    Allowances(allowances::AllowanceStep),
     /// A message with nothing to choose but back or home.
     Notice(Notice),
 }
@@ -116,6 +119,8 @@ pub(crate) enum Wait {
     ApprovalList,
     Account(account::AccountWait),
     History(history::HistoryWait),
+    Allowances(allowances::AllowanceWait),
+    /// A PIN-checked ledger call: `Execute`, or `GrantAllowance`.
     Exec(exec::Done),
 }
 
@@ -126,6 +131,7 @@ pub(crate) enum Notice {
     Products,
     Statement,
     Reverse,
+    Allowances,
 }
 
 impl Notice {
@@ -135,6 +141,7 @@ impl Notice {
             Notice::Products => Msg::ProductsEmpty,
             Notice::Statement => Msg::StatementEmpty,
             Notice::Reverse => Msg::ReverseEmpty,
+            Notice::Allowances => Msg::AllowancesEmpty,
         }
     }
 }

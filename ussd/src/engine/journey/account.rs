@@ -1,5 +1,5 @@
 //! My account: the menu, language, limits and cancelling the last send. The mini statement and
-//! reversals are in `history`, changing the PIN in `pin`.
+//! reversals are in `history`, changing the PIN in `pin`, allowances in `allowances`.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,13 +28,14 @@ pub(crate) enum AccountWait {
     Limits,
 }
 
-const MENU: [Msg; 6] = [
+const MENU: [Msg; 7] = [
     Msg::AccStatement,
     Msg::AccChangePin,
     Msg::AccLanguage,
     Msg::AccLimits,
     Msg::AccCancel,
     Msg::AccReverse,
+    Msg::AccAllowances,
 ];
 
 fn go(s: AccountStep) -> Next {
@@ -52,6 +53,7 @@ pub(crate) fn input(s: &AccountStep, input: &str, cx: &Cx<'_>) -> Next {
             Some(Msg::AccReverse) => {
                 Next::Ask(Effect::ListRecentSends, Wait::History(HistoryWait::Recent))
             }
+            Some(Msg::AccAllowances) => Next::Go(super::allowances::menu_step()),
             _ => invalid_choice(cx),
         },
         AccountStep::Pin(p) => pin::input(p, input, cx),

@@ -1,10 +1,13 @@
-//! Confirming a money movement with a PIN, and what the customer is told afterwards.
+//! Confirming a money movement (or an allowance) with a PIN, and what the customer is told
+//! afterwards.
 
 use serde::{Deserialize, Serialize};
 
 use super::{pin_failure, Next};
 use crate::catalog::{Msg, Slot};
-use crate::engine::bounds::CODE_LEN_MAX;
+use crate::engine::bounds::{CODE_LEN_MAX, DATE_LEN_MAX, NAME_LEN_MAX};
+use mkoba_ledger::Money;
+
 use crate::engine::effect::{Effect, EffectResult, MoneyAction, Pin, Receipt};
 use crate::engine::state::Wait;
 use crate::engine::view::{self, Cx};
@@ -13,15 +16,30 @@ use crate::gsm::BODY_MAX;
 /// What was confirmed, for the words on the final screen. Names are already cleaned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Done {
-    Send { name: String },
-    Withdraw { name: String },
-    Airtime { name: String },
-    Product { item: String },
-    Pay { name: String },
+    Send {
+        name: String,
+    },
+    Withdraw {
+        name: String,
+    },
+    Airtime {
+        name: String,
+    },
+    Product {
+        item: String,
+    },
+    Pay {
+        name: String,
+    },
     Approve,
     Decline,
     Cancel,
     Reverse,
+    /// An allowance granted to this merchant (from a request or set up by the customer): the
+    /// answer is `AllowanceGranted`, not a receipt.
+    Allowance {
+        name: String,
+    },
 }
 
 /// Asks the server to check `pin` and move the money.
@@ -53,13 +71,37 @@ fn tag(action: &MoneyAction) -> &'static str {
 }
 
 pub(crate) fn result(done: Done, answer: EffectResult, cx: &Cx<'_>) -> Next {
+    let allowance = matches!(done, Done::Allowance { .. });
     match answer {
-        EffectResult::Done(receipt) => Next::End(done_text(&done, &receipt, cx)),
+        EffectResult::Done(receipt) if !allowance => Next::End(done_text(&done, &receipt, cx)),
+        EffectResult::AllowanceGranted {
+            merchant,
+            cap,
+            until,
+        } if allowance => Next::End(granted_text(&done, &merchant, cap, &until, cx)),
         EffectResult::Rejected(r) => Next::End(crate::catalog::rejection(cx.lang, r).to_owned()),
         EffectResult::WrongPin { .. } | EffectResult::PinLocked => pin_failure(&answer, cx),
-        // The money may or may not have moved: say so rather than guess.
+        // It may or may not have been done: say so rather than guess.
+        _ if allowance => Next::End(cx.t(Msg::AllowanceUnknown)),
         _ => Next::End(cx.t(Msg::OutcomeUnknown)),
     }
+}
+
+fn granted_text(done: &Done, merchant: &str, cap: Money, until: &str, cx: &Cx<'_>) -> String {
+    let fallback = match done {
+        Done::Allowance { name } => name.as_str(),
+        _ => "-",
+    };
+    let name = super::clean(merchant, NAME_LEN_MAX, fallback);
+    let until = super::clean(until, DATE_LEN_MAX, "-");
+    cx.tf(
+        Msg::AllowanceDone,
+        &[
+            (Slot::Name, &name),
+            (Slot::Amount, &cx.money(cap)),
+            (Slot::Date, &until),
+        ],
+    )
 }
 
 fn done_text(done: &Done, receipt: &Receipt, cx: &Cx<'_>) -> String {
@@ -85,6 +127,8 @@ fn done_text(done: &Done, receipt: &Receipt, cx: &Cx<'_>) -> String {
         Done::Decline => (Msg::DeclinedDone, args("")),
         Done::Cancel => (Msg::CancelDone, args("")),
         Done::Reverse => (Msg::ReverseDone, args("")),
+        // Not reached: an allowance is answered with `AllowanceGranted`.
+        Done::Allowance { name } => (Msg::ApprovedDone, args(name)),
     };
     let borrowed: Vec<(Slot, &str)> = args.iter().map(|(s, v)| (*s, v.as_str())).collect();
     let mut text = cx.tf(msg, &borrowed);

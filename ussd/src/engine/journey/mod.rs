@@ -2,6 +2,7 @@
 //! variants), how it reads input, how it takes an effect's answer, and how it draws.
 
 pub(crate) mod account;
+pub(crate) mod allowances;
 pub(crate) mod approvals;
 pub(crate) mod buy;
 pub(crate) mod exec;
@@ -63,6 +64,7 @@ pub(crate) fn input(step: &Step, input: &str, cx: &Cx<'_>) -> Next {
         Step::Approvals(s) => approvals::input(s, input, cx),
         Step::Account(s) => account::input(s, input, cx),
         Step::History(s) => history::input(s, input, cx),
+        Step::Allowances(s) => allowances::input(s, input, cx),
         Step::Notice(_) => invalid_choice(cx),
     }
 }
@@ -78,6 +80,7 @@ pub(crate) fn result(wait: Wait, answer: EffectResult, cx: &Cx<'_>) -> Next {
         Wait::Pay(w) => pay::result(w, answer, cx),
         Wait::Account(w) => account::result(w, answer, cx),
         Wait::History(w) => history::result(w, answer, cx),
+        Wait::Allowances(w) => allowances::result(w, answer, cx),
         Wait::Exec(done) => exec::result(done, answer, cx),
     }
 }
@@ -98,6 +101,7 @@ pub(crate) fn render(step: &Step, cx: &Cx<'_>) -> Body {
         Step::Approvals(s) => approvals::render(s, cx),
         Step::Account(s) => account::render(s, cx),
         Step::History(s) => history::render(s, cx),
+        Step::Allowances(s) => allowances::render(s, cx),
         Step::Notice(n) => Body::nav(cx.t(n.msg())),
     }
 }

@@ -25,7 +25,8 @@ fn approvals_approve_and_decline() {
             (
                 "7",
                 &format!(
-                    "Waiting for you:\n1 KES 500.00 cash at Kona Kiosk\n2 KES 10.00 to Habari Daily News{NAV}"
+                    "Waiting for you:\n1 KES 500.00 cash at Kona Kiosk\n2 KES 10.00 to Habari Daily News\n\
+                     3 News Co: allow up to KES 50.00{NAV}"
                 ),
             ),
             (
@@ -40,7 +41,10 @@ fn approvals_approve_and_decline() {
     s.run(&["7", "2"]);
     assert_eq!(
         s.screen,
-        format!("Pay KES 10.00 to Habari Daily News, fee 0.00?\n1 Approve\n2 Decline{NAV}")
+        format!(
+            "Pay KES 10.00 to Habari Daily News for September issue, fee 0.00?\n1 Approve\n\
+             2 Decline{NAV}"
+        )
     );
     s.run(&["2", PIN]);
     assert_eq!(s.screen, "Declined. No money moved.\nBalance KES 893.00.");
@@ -68,7 +72,7 @@ fn my_account_menu_and_statement() {
                 "8",
                 &format!(
                     "My account\n1 Mini statement\n2 Change PIN\n3 Language\n4 Limits & tier\n\
-                     5 Cancel last send\n6 Reverse a send{NAV}"
+                     5 Cancel last send\n6 Reverse a send\n7 Allowances{NAV}"
                 ),
             ),
             ("1", &format!("Enter PIN to see your statement{NAV}")),
@@ -308,6 +312,9 @@ fn long_lists_page_with_98_and_number_each_page_from_one() {
             counterparty: format!("Agent number {i} of Kisumu"),
             amount: kes(100_000 + i),
             fee: kes(2_900),
+            per_charge_max: None,
+            until: None,
+            description: None,
         })
         .collect();
     let mut s = Session::dial(&registered(Language::En), config(), world);

@@ -2,6 +2,8 @@
 //! state as JSON between hops like the real one, and checks every screen it sees.
 
 mod account;
+mod allowances;
+mod approvals;
 mod hops;
 mod journeys;
 mod navigation;
@@ -32,12 +34,18 @@ pub(crate) struct World {
     pub code: String,
     pub products: Vec<Product>,
     pub approvals: Vec<ApprovalRequest>,
+    /// Active allowances; a revoked one leaves the list.
+    pub allowances: Vec<AllowanceItem>,
+    /// The `until` date the server gives a newly granted allowance.
+    pub until: String,
     pub statement: Vec<StatementEntry>,
     pub recent: Vec<SentItem>,
     pub limits: LimitsInfo,
     /// Quote and Execute answers forced to a refusal.
     pub quote_rejection: Option<Rejection>,
     pub execute_rejection: Option<Rejection>,
+    /// The server is down: every effect is answered `Unavailable`.
+    pub down: bool,
     /// Every effect asked for, in order.
     pub log: Vec<Effect>,
     /// Each byte decides one answer: a multiple of three replaces it with nonsense.
@@ -84,6 +92,9 @@ impl World {
                     counterparty: "Kona Kiosk".to_owned(),
                     amount: kes(50_000),
                     fee: kes(2_900),
+                    per_charge_max: None,
+                    until: None,
+                    description: None,
                 },
                 ApprovalRequest {
                     id: "a2".to_owned(),
@@ -91,8 +102,40 @@ impl World {
                     counterparty: "Habari Daily News".to_owned(),
                     amount: kes(1_000),
                     fee: kes(0),
+                    per_charge_max: None,
+                    until: None,
+                    description: Some("September issue".to_owned()),
+                },
+                ApprovalRequest {
+                    id: "a3".to_owned(),
+                    kind: ApprovalKind::Allowance,
+                    counterparty: "News Co".to_owned(),
+                    amount: kes(5_000),
+                    fee: kes(0),
+                    per_charge_max: Some(kes(500)),
+                    until: Some("17/10".to_owned()),
+                    description: None,
                 },
             ],
+            allowances: vec![
+                AllowanceItem {
+                    id: "al1".to_owned(),
+                    merchant: "Habari Daily News".to_owned(),
+                    cap: kes(5_000),
+                    spent: kes(1_250),
+                    per_charge_max: kes(500),
+                    until: "17/10".to_owned(),
+                },
+                AllowanceItem {
+                    id: "al2".to_owned(),
+                    merchant: "Bao Games".to_owned(),
+                    cap: kes(20_000),
+                    spent: kes(0),
+                    per_charge_max: kes(2_000),
+                    until: "30/09".to_owned(),
+                },
+            ],
+            until: "16/10".to_owned(),
             statement: (0..5)
                 .map(|i| StatementEntry {
                     date: format!("1{i}/09"),
@@ -121,6 +164,7 @@ impl World {
             },
             quote_rejection: None,
             execute_rejection: None,
+            down: false,
             log: Vec::new(),
             chaos: Vec::new(),
         }
@@ -149,6 +193,9 @@ impl World {
 
     pub fn answer(&mut self, effect: &Effect) -> EffectResult {
         self.log.push(effect.clone());
+        if self.down {
+            return EffectResult::Unavailable;
+        }
         if !self.chaos.is_empty() {
             let byte = self.chaos.remove(0);
             if byte % 3 == 0 {
@@ -183,6 +230,13 @@ impl World {
             EffectResult::Approvals(Vec::new()),
             EffectResult::Statement(Vec::new()),
             EffectResult::RecentSends(Vec::new()),
+            EffectResult::Allowances(Vec::new()),
+            EffectResult::AllowanceRevoked,
+            EffectResult::AllowanceGranted {
+                merchant: self.merchant_name.clone(),
+                cap: self.balance,
+                until: self.until.clone(),
+            },
             self.receipt(self.balance),
             EffectResult::Balance {
                 available: self.balance,
@@ -254,6 +308,16 @@ impl World {
                 if let Some(r) = self.execute_rejection {
                     return EffectResult::Rejected(r);
                 }
+                if let MoneyAction::Approve { request_id } = action {
+                    let request = self.approvals.iter().find(|a| &a.id == request_id);
+                    if let Some(a) = request.filter(|a| a.kind == ApprovalKind::Allowance) {
+                        return EffectResult::AllowanceGranted {
+                            merchant: a.counterparty.clone(),
+                            cap: a.amount,
+                            until: a.until.clone().unwrap_or_default(),
+                        };
+                    }
+                }
                 let amount = match action {
                     MoneyAction::Send { amount, .. }
                     | MoneyAction::Withdraw { amount, .. }
@@ -284,6 +348,29 @@ impl World {
                 }
             },
             Effect::SetLanguage { .. } => EffectResult::LanguageSet,
+            Effect::ListAllowances => EffectResult::Allowances(self.allowances.clone()),
+            Effect::RevokeAllowance { id } => {
+                let before = self.allowances.len();
+                self.allowances.retain(|a| &a.id != id);
+                if self.allowances.len() < before {
+                    EffectResult::AllowanceRevoked
+                } else {
+                    EffectResult::Rejected(Rejection::AllowanceNotFound)
+                }
+            }
+            Effect::GrantAllowance { cap, pin, .. } => {
+                if let Some(failure) = self.pin_check(pin.expose()) {
+                    return failure;
+                }
+                if let Some(r) = self.execute_rejection {
+                    return EffectResult::Rejected(r);
+                }
+                EffectResult::AllowanceGranted {
+                    merchant: self.merchant_name.clone(),
+                    cap: *cap,
+                    until: self.until.clone(),
+                }
+            }
         }
     }
 }

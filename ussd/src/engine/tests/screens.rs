@@ -55,6 +55,24 @@ impl Script {
     }
 }
 
+/// The approval scripts (`7` first) the worst case walks once for each kind of request: a
+/// worst-case request fills a page alone, so the scripts only ever open the first.
+pub(crate) fn approval_scripts() -> Vec<Script> {
+    scripts()
+        .into_iter()
+        .filter(|s| s.inputs.first() == Some(&"7"))
+        .map(|s| Script {
+            inputs: s
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, input)| if i == 1 { "1" } else { *input })
+                .collect(),
+            ..s
+        })
+        .collect()
+}
+
 pub(crate) fn scripts() -> Vec<Script> {
     let s = |name, inputs: &[&'static str]| Script {
         name,
@@ -95,6 +113,20 @@ pub(crate) fn scripts() -> Vec<Script> {
         s("limits", &["8", "4", PIN]),
         s("cancel last send", &["8", "5", PIN]),
         s("reverse a send", &["8", "6", "1", PIN]),
+        s(
+            "allow a merchant's allowance request",
+            &["7", "3", "1", PIN],
+        ),
+        s("decline an allowance request", &["7", "3", "2", PIN]),
+        s("revoke an allowance", &["8", "7", "1", "1", "1", "1"]),
+        Script {
+            ends: false,
+            ..s("keep an allowance", &["8", "7", "1", "2", "1", "2"])
+        },
+        s(
+            "new allowance",
+            &["8", "7", "2", "M001", "100", "50", "30", PIN],
+        ),
         Script {
             who: Who::Unregistered,
             ..s("register", &["3", "Amina Njeri", "1357", "1357", "1"])
@@ -124,7 +156,7 @@ const DETOURS: [&str; 12] = [
 ];
 
 /// The amount a customer would type for the largest amount in `currency`.
-fn max_amount_text(currency: Currency) -> &'static str {
+pub(super) fn max_amount_text(currency: Currency) -> &'static str {
     if currency.scale() == 0 {
         "99999999999"
     } else {
@@ -132,7 +164,7 @@ fn max_amount_text(currency: Currency) -> &'static str {
     }
 }
 
-fn long_config(currency: Currency) -> EngineConfig {
+pub(super) fn long_config(currency: Currency) -> EngineConfig {
     let mut cfg = EngineConfig::new(currency);
     cfg.terms = "x".repeat(bounds::TERMS_LEN_MAX);
     cfg.cancel_window_seconds = 3_600;
@@ -143,7 +175,7 @@ fn long_config(currency: Currency) -> EngineConfig {
 const LONGEST_NAME: &str = "Wanjiru Wambui Wairimu Njeriii";
 
 /// Runs `script` in `lang`, trying every detour at every point.
-fn walk(script: &Script, lang: Language, world: &World) {
+pub(super) fn walk(script: &Script, lang: Language, world: &World) {
     let cfg = long_config(world.currency);
     let mut s = script.session_with(lang, world.clone(), cfg);
     for input in &script.inputs {
@@ -171,6 +203,30 @@ fn every_screen_fits_in_the_worst_case() {
         for script in scripts() {
             for lang in Language::ALL {
                 walk(&script, lang, &world);
+            }
+        }
+    }
+}
+
+/// Each kind of request alone at the top of the list, so that every kind's screens are walked
+/// with the worst data.
+#[test]
+fn every_kind_of_request_fits_in_the_worst_case() {
+    for currency in Currency::ALL {
+        for (i, kind) in [
+            ApprovalKind::Withdrawal,
+            ApprovalKind::MerchantPayment,
+            ApprovalKind::Allowance,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut world = worst_world(currency);
+            world.approvals = vec![super::worlds::worst_approval(i, kind, currency)];
+            for script in approval_scripts() {
+                for lang in Language::ALL {
+                    walk(&script, lang, &world);
+                }
             }
         }
     }

@@ -34,6 +34,7 @@ prop_compose! {
         attempts_left in 0_u32..200,
         statement_len in 0_usize..14,
         products_len in 0_usize..12,
+        allowances_len in 0_usize..13,
     ) -> World {
         let m = |i: usize| Money::from_minor(amounts[i % amounts.len()], currency);
         let name = |i: usize| names[i % names.len()].clone();
@@ -54,7 +55,24 @@ prop_compose! {
             a.counterparty = name(i + 4);
             a.amount = m(i + 2);
             a.fee = m(i + 3);
+            if a.kind == ApprovalKind::Allowance {
+                a.per_charge_max = Some(m(i + 4));
+                a.until = Some(date.clone());
+            } else {
+                a.description = Some(name(i + 5));
+            }
         }
+        world.allowances = (0..allowances_len)
+            .map(|i| AllowanceItem {
+                id: format!("al{i}"),
+                merchant: name(i + 1),
+                cap: m(i),
+                spent: m(i + 1),
+                per_charge_max: m(i + 2),
+                until: date.clone(),
+            })
+            .collect();
+        world.until = date.clone();
         world.statement = (0..statement_len)
             .map(|i| StatementEntry {
                 date: date.clone(),
@@ -100,18 +118,19 @@ pub(super) fn worst_world(currency: Currency) -> World {
         })
         .collect();
     world.approvals = (0..12)
-        .map(|i| ApprovalRequest {
-            id: format!("a{i}"),
-            kind: if i % 2 == 0 {
-                ApprovalKind::Withdrawal
-            } else {
-                ApprovalKind::MerchantPayment
-            },
-            counterparty: long.clone(),
-            amount: max,
-            fee: max,
+        .map(|i| worst_approval(i, worst_kind(i), currency))
+        .collect();
+    world.allowances = (0..12)
+        .map(|i| AllowanceItem {
+            id: format!("al{i}"),
+            merchant: long.clone(),
+            cap: max,
+            spent: max,
+            per_charge_max: max,
+            until: long.clone(),
         })
         .collect();
+    world.until = long.clone();
     world.statement = (0..12)
         .map(|i| StatementEntry {
             date: long.clone(),
@@ -137,4 +156,34 @@ pub(super) fn worst_world(currency: Currency) -> World {
         balance_max: max,
     };
     world
+}
+
+/// The kinds of request in turn, so that lists mix them.
+pub(super) fn worst_kind(i: usize) -> ApprovalKind {
+    [
+        ApprovalKind::Withdrawal,
+        ApprovalKind::MerchantPayment,
+        ApprovalKind::Allowance,
+    ][i % 3]
+}
+
+/// A request of `kind` with every text beyond its bound and every amount the largest.
+pub(super) fn worst_approval(i: usize, kind: ApprovalKind, currency: Currency) -> ApprovalRequest {
+    let long = "W".repeat(40);
+    let max = Money::from_minor(bounds::MONEY_MINOR_MAX, currency);
+    let allowance = kind == ApprovalKind::Allowance;
+    ApprovalRequest {
+        id: format!("a{i}"),
+        kind,
+        counterparty: long.clone(),
+        amount: max,
+        fee: if allowance {
+            Money::zero(currency)
+        } else {
+            max
+        },
+        per_charge_max: allowance.then_some(max),
+        until: allowance.then(|| long.clone()),
+        description: (!allowance).then(|| long.clone()),
+    }
 }
