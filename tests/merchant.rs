@@ -43,8 +43,7 @@ fn world(backend: Backend) -> World {
     let (customer_id, _, _) = mkoba::store::parties::customer_by_msisdn(&mut conn, PHONE)
         .unwrap()
         .unwrap();
-    mkoba::store::parties::set_pin(&mut conn, customer_id, &app.hasher.hash(PIN).unwrap())
-        .unwrap();
+    mkoba::store::parties::set_pin(&mut conn, customer_id, &app.hasher.hash(PIN).unwrap()).unwrap();
     let (merchant_id, _) = mkoba::store::parties::merchant_by_code(&mut conn, "NEWS")
         .unwrap()
         .unwrap();
@@ -105,7 +104,13 @@ fn world(backend: Backend) -> World {
 }
 
 impl World {
-    fn api(&self, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+    fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         self.api_with(method, path, body, key, &[])
     }
 
@@ -139,7 +144,10 @@ impl World {
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
         })
     }
 
@@ -184,7 +192,10 @@ impl World {
         let client = reqwest::Client::new();
         self.s
             .runtime
-            .block_on(mkoba::merchant::webhooks::dispatch_once(&self.s.env.app, &client))
+            .block_on(mkoba::merchant::webhooks::dispatch_once(
+                &self.s.env.app,
+                &client,
+            ))
             .unwrap()
     }
 }
@@ -203,16 +214,36 @@ fn payment_request_approved_over_ussd_is_paid_signed_and_on_the_statement(backen
         "amount": { "value": "12.50", "currency": "KES" },
         "description": "Week pass"
     });
-    let (status, created) = w.api("POST", "/api/v1/payment-requests", Some(request.clone()), Some("pr-1"));
+    let (status, created) = w.api(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(request.clone()),
+        Some("pr-1"),
+    );
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "pending");
     let pseudonym = created["customer"].as_str().unwrap().to_owned();
     assert!(pseudonym.starts_with("cus_"));
-    assert!(!created.to_string().contains("700555001"), "no phone number leaks: {created}");
-    let (status, again) = w.api("POST", "/api/v1/payment-requests", Some(request), Some("pr-1"));
-    assert_eq!((status, &again["id"]), (200, &created["id"]), "same key, same request");
+    assert!(
+        !created.to_string().contains("700555001"),
+        "no phone number leaks: {created}"
+    );
+    let (status, again) = w.api(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(request),
+        Some("pr-1"),
+    );
+    assert_eq!(
+        (status, &again["id"]),
+        (200, &created["id"]),
+        "same key, same request"
+    );
     let prompts = mkoba::sms::outbox::for_recipient(&mut w.s.env.conn(), PHONE, 10).unwrap();
-    assert!(prompts.iter().any(|m| m.template == "payment_request"), "the customer is told to dial");
+    assert!(
+        prompts.iter().any(|m| m.template == "payment_request"),
+        "the customer is told to dial"
+    );
 
     let before = w.s.env.balance(w.wallet);
     let screens = w.ussd_answer("pr-session-1", true);
@@ -222,35 +253,63 @@ fn payment_request_approved_over_ussd_is_paid_signed_and_on_the_statement(backen
     assert!(w.s.env.balance(w.merchant_account) > 0);
     // Approving again cannot pay twice.
     let again = w.ussd_answer("pr-session-2", true);
-    assert!(!again[1].contains("12.50"), "nothing left to approve: {again:?}");
+    assert!(
+        !again[1].contains("12.50"),
+        "nothing left to approve: {again:?}"
+    );
     assert_eq!(w.s.env.balance(w.wallet), before - 1_250);
 
     let id = created["id"].as_str().unwrap();
     let (status, paid) = w.api("GET", &format!("/api/v1/payment-requests/{id}"), None, None);
-    assert_eq!((status, paid["status"].as_str()), (200, Some("paid")), "{paid}");
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (200, Some("paid")),
+        "{paid}"
+    );
     let code = paid["transaction"].as_str().unwrap().to_owned();
 
     assert!(w.deliver_webhooks() >= 2);
     let hooks = w.hooks.lock().unwrap().clone();
     let types: Vec<String> = hooks
         .iter()
-        .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert!(types.contains(&"payment_request.paid".to_owned()), "{types:?}");
+    assert!(
+        types.contains(&"payment_request.paid".to_owned()),
+        "{types:?}"
+    );
     assert!(types.contains(&"payment.received".to_owned()), "{types:?}");
     for (signature, body) in &hooks {
         let (t, v1) = signature.split_once(",v1=").unwrap();
         let t = t.strip_prefix("t=").unwrap();
-        let expected = hmac_hex(w.signing_secret.as_bytes(), &[t.as_bytes(), b".", body.as_bytes()]);
-        assert_eq!(v1, expected, "every webhook is signed with the merchant's secret");
-        assert!(body.contains(&pseudonym) && !body.contains("700555001"), "{body}");
+        let expected = hmac_hex(
+            w.signing_secret.as_bytes(),
+            &[t.as_bytes(), b".", body.as_bytes()],
+        );
+        assert_eq!(
+            v1, expected,
+            "every webhook is signed with the merchant's secret"
+        );
+        assert!(
+            body.contains(&pseudonym) && !body.contains("700555001"),
+            "{body}"
+        );
     }
 
     let (status, payment) = w.api("GET", &format!("/api/v1/payments/{code}"), None, None);
     assert_eq!(status, 200, "{payment}");
     assert_eq!(payment["customer"], pseudonym);
-    let statement = mkoba::store::reads::statement(&mut w.s.env.conn(), w.wallet.0, None, 5).unwrap();
-    assert!(statement.iter().any(|l| l.code == code), "the customer's statement shows it");
+    let statement =
+        mkoba::store::reads::statement(&mut w.s.env.conn(), w.wallet.0, None, 5).unwrap();
+    assert!(
+        statement.iter().any(|l| l.code == code),
+        "the customer's statement shows it"
+    );
     w.s.env.assert_reconciles();
 }
 
@@ -268,7 +327,11 @@ fn an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st
         })),
         Some("al-1"),
     );
-    assert_eq!((status, allowance["status"].as_str()), (201, Some("requested")), "{allowance}");
+    assert_eq!(
+        (status, allowance["status"].as_str()),
+        (201, Some("requested")),
+        "{allowance}"
+    );
     let id = allowance["id"].as_str().unwrap().to_owned();
     let charge = |key: &str, value: &str| {
         w.api(
@@ -293,12 +356,27 @@ fn an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st
         assert_eq!(status, 201, "charge {i}: {body}");
     }
     let (status, replay) = charge("c-99", "0.50");
-    assert_eq!((status, replay["replayed"].as_bool()), (200, Some(true)), "a retry is not a new charge");
+    assert_eq!(
+        (status, replay["replayed"].as_bool()),
+        (200, Some(true)),
+        "a retry is not a new charge"
+    );
     let (status, refused) = charge("c-100", "0.50");
-    assert_eq!((status, refused["error"].as_str()), (422, Some("allowance_cap_exceeded")), "{refused}");
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("allowance_cap_exceeded")),
+        "{refused}"
+    );
     let (status, refused) = charge("big", "1.50");
-    assert_eq!((status, refused["error"].as_str()), (422, Some("allowance_per_charge_exceeded")));
-    assert_eq!(w.s.env.balance(w.wallet), before - 5_000, "exactly 100 x 0.50 left the wallet");
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("allowance_per_charge_exceeded"))
+    );
+    assert_eq!(
+        w.s.env.balance(w.wallet),
+        before - 5_000,
+        "exactly 100 x 0.50 left the wallet"
+    );
     let (_, state) = w.api("GET", &format!("/api/v1/allowances/{id}"), None, None);
     assert_eq!(state["remaining"]["value"], "0.00", "{state}");
     let per_charge_sms = mkoba::sms::outbox::for_recipient(&mut w.s.env.conn(), PHONE, 500)
@@ -306,7 +384,10 @@ fn an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st
         .into_iter()
         .filter(|m| m.template == "purchase")
         .count();
-    assert_eq!(per_charge_sms, 0, "small charges are summed up daily, not texted one by one");
+    assert_eq!(
+        per_charge_sms, 0,
+        "small charges are summed up daily, not texted one by one"
+    );
     w.s.env.clock.advance_seconds(86_400);
     let (_, summaries) = mkoba::merchant::jobs::run_once(&w.s.env.app).unwrap();
     assert_eq!(summaries, 1, "one summary SMS for the day");
@@ -326,20 +407,63 @@ fn refunds_full_and_partial_never_exceed_the_payment(backend: Backend) {
     let (_, paid) = w.api("GET", &format!("/api/v1/payment-requests/{id}"), None, None);
     let code = paid["transaction"].as_str().unwrap().to_owned();
     let before = w.s.env.balance(w.wallet);
-    let refund = |key: &str, body: Value| w.api("POST", &format!("/api/v1/payments/{code}/refunds"), Some(body), Some(key));
-    let (status, part) = refund("r-1", json!({ "amount": { "value": "30", "currency": "KES" }, "reason": "partial" }));
+    let refund = |key: &str, body: Value| {
+        w.api(
+            "POST",
+            &format!("/api/v1/payments/{code}/refunds"),
+            Some(body),
+            Some(key),
+        )
+    };
+    let (status, part) = refund(
+        "r-1",
+        json!({ "amount": { "value": "30", "currency": "KES" }, "reason": "partial" }),
+    );
     assert_eq!(status, 201, "{part}");
     assert_eq!(part["refund_of"], code);
-    let (status, too_much) = refund("r-2", json!({ "amount": { "value": "80", "currency": "KES" } }));
-    assert_eq!((status, too_much["error"].as_str()), (422, Some("refund_exceeds_payment")));
+    let (status, too_much) = refund(
+        "r-2",
+        json!({ "amount": { "value": "80", "currency": "KES" } }),
+    );
+    assert_eq!(
+        (status, too_much["error"].as_str()),
+        (422, Some("refund_exceeds_payment"))
+    );
+    // The merchant kept nothing of the fee mkoba took, so it holds less than the rest of the
+    // payment: a refund is paid from the merchant's balance and never overdraws it.
+    let (status, short) = refund("r-3", json!({}));
+    assert_eq!(
+        (status, short["error"].as_str()),
+        (422, Some("insufficient_funds")),
+        "{short}"
+    );
+    let other = w.s.env.customer("+254700555002", Tier::Tier1);
+    let (float, _) = w.s.env.agent("AG2", 1_000_000);
+    w.s.env.submit(TxnKind::Deposit, float, other, 50_000);
+    let sale =
+        w.s.env
+            .submit(TxnKind::MerchantPayment, other, w.merchant_account, 20_000);
+    assert!(matches!(sale, mkoba_ledger::Outcome::Accepted(_)));
     let (status, rest) = refund("r-3", json!({}));
-    assert_eq!((status, rest["amount"]["value"].as_str()), (201, Some("70.00")), "{rest}");
+    assert_eq!(
+        (status, rest["amount"]["value"].as_str()),
+        (201, Some("70.00")),
+        "{rest}"
+    );
     let (status, nothing) = refund("r-4", json!({}));
-    assert_eq!((status, nothing["error"].as_str()), (422, Some("refund_exceeds_payment")));
+    assert_eq!(
+        (status, nothing["error"].as_str()),
+        (422, Some("refund_exceeds_payment"))
+    );
     assert_eq!(w.s.env.balance(w.wallet), before + 10_000);
     let (_, payment) = w.api("GET", &format!("/api/v1/payments/{code}"), None, None);
     assert_eq!(payment["refunded"]["value"], "100.00");
-    let (status, _) = w.api("POST", "/api/v1/payments/QQQQQQQQQQ/refunds", Some(json!({})), Some("r-5"));
+    let (status, _) = w.api(
+        "POST",
+        "/api/v1/payments/QQQQQQQQQQ/refunds",
+        Some(json!({})),
+        Some("r-5"),
+    );
     assert_eq!(status, 404, "someone else's or no payment");
     w.s.env.assert_reconciles();
 }
@@ -350,36 +474,104 @@ fn forged_replayed_and_revoked_requests_are_refused(backend: Backend) {
     let sign = |secret: &str, t: i64, text: &str| {
         format!(
             "v1={}",
-            hmac_hex(secret.as_bytes(), &[b"POST\n/api/v1/payment-requests\n", t.to_string().as_bytes(), b"\n", text.as_bytes()])
+            hmac_hex(
+                secret.as_bytes(),
+                &[
+                    b"POST\n/api/v1/payment-requests\n",
+                    t.to_string().as_bytes(),
+                    b"\n",
+                    text.as_bytes()
+                ]
+            )
         )
     };
     let now = w.s.env.app.clock.now().0 / 1_000_000;
     let text = body.to_string();
-    let good = [("mkoba-timestamp", now.to_string()), ("mkoba-signature", sign(&w.signing_secret, now, &text))];
-    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-1"), &good);
-    assert_eq!((status, answer["error"].as_str()), (404, Some("customer_not_found")), "a good signature passes: {answer}");
-    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-1"), &good);
-    assert_eq!((status, answer["error"].as_str()), (409, Some("request_replayed")));
-    let forged = [("mkoba-timestamp", now.to_string()), ("mkoba-signature", sign("not-the-secret", now, &text))];
-    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-2"), &forged);
-    assert_eq!((status, answer["error"].as_str()), (403, Some("invalid_signature")));
+    let good = [
+        ("mkoba-timestamp", now.to_string()),
+        ("mkoba-signature", sign(&w.signing_secret, now, &text)),
+    ];
+    let (status, answer) = w.api_with(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(body.clone()),
+        Some("s-1"),
+        &good,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (404, Some("customer_not_found")),
+        "a good signature passes: {answer}"
+    );
+    let (status, answer) = w.api_with(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(body.clone()),
+        Some("s-1"),
+        &good,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("request_replayed"))
+    );
+    let forged = [
+        ("mkoba-timestamp", now.to_string()),
+        ("mkoba-signature", sign("not-the-secret", now, &text)),
+    ];
+    let (status, answer) = w.api_with(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(body.clone()),
+        Some("s-2"),
+        &forged,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("invalid_signature"))
+    );
     let old = now - 301;
-    let stale = [("mkoba-timestamp", old.to_string()), ("mkoba-signature", sign(&w.signing_secret, old, &text))];
-    let (status, answer) = w.api_with("POST", "/api/v1/payment-requests", Some(body.clone()), Some("s-3"), &stale);
-    assert_eq!((status, answer["error"].as_str()), (401, Some("timestamp_out_of_window")));
+    let stale = [
+        ("mkoba-timestamp", old.to_string()),
+        ("mkoba-signature", sign(&w.signing_secret, old, &text)),
+    ];
+    let (status, answer) = w.api_with(
+        "POST",
+        "/api/v1/payment-requests",
+        Some(body.clone()),
+        Some("s-3"),
+        &stale,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("timestamp_out_of_window"))
+    );
 
     let (status, _) = w.api("GET", "/api/v1/balance", None, None);
     assert_eq!(status, 200);
-    let merchant_id = mkoba::store::parties::merchant_by_code(&mut w.s.env.conn(), "NEWS").unwrap().unwrap().0;
-    assert!(mkoba::merchant::auth::revoke_key(&mut w.s.env.conn(), merchant_id, &w.key_id, 1).unwrap());
+    let merchant_id = mkoba::store::parties::merchant_by_code(&mut w.s.env.conn(), "NEWS")
+        .unwrap()
+        .unwrap()
+        .0;
+    assert!(
+        mkoba::merchant::auth::revoke_key(&mut w.s.env.conn(), merchant_id, &w.key_id, 1).unwrap()
+    );
     let (status, answer) = w.api("GET", "/api/v1/balance", None, None);
-    assert_eq!((status, answer["error"].as_str()), (401, Some("api_key_revoked")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("api_key_revoked"))
+    );
     let mut forged_key = w.token.clone();
     forged_key.pop();
     forged_key.push('x');
-    let w2 = World { token: forged_key, ..w };
+    let w2 = World {
+        token: forged_key,
+        ..w
+    };
     let (status, answer) = w2.api("GET", "/api/v1/balance", None, None);
-    assert_eq!((status, answer["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }
 
 macro_rules! both_backends {
@@ -401,6 +593,9 @@ fn the_openapi_document_is_served_without_a_key() {
     let w = world(Backend::Sqlite);
     let (status, doc) = w.s.call("GET", "/api/v1/openapi.json", None, None);
     assert_eq!(status, 200);
-    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| v.starts_with("3.")),
+        Some(true)
+    );
     assert!(doc["paths"]["/api/v1/allowances/{id}/charges"]["post"].is_object());
 }

@@ -521,18 +521,68 @@ impl Config {
 
     fn validate_merchant_api(&self) -> Result<(), String> {
         let m = &self.merchant_api;
-        within("merchant_api.payment_request_ttl_seconds", m.payment_request_ttl_seconds, 60, 86_400)?;
-        within("merchant_api.allowance_request_ttl_seconds", m.allowance_request_ttl_seconds, 60, 7 * 86_400)?;
-        within("merchant_api.allowance_days_max", m.allowance_days_max, 1, 365)?;
-        within("merchant_api.signature_window_seconds", m.signature_window_seconds, 30, 900)?;
+        within(
+            "merchant_api.payment_request_ttl_seconds",
+            m.payment_request_ttl_seconds,
+            60,
+            86_400,
+        )?;
+        within(
+            "merchant_api.allowance_request_ttl_seconds",
+            m.allowance_request_ttl_seconds,
+            60,
+            7 * 86_400,
+        )?;
+        within(
+            "merchant_api.allowance_days_max",
+            m.allowance_days_max,
+            1,
+            365,
+        )?;
+        within(
+            "merchant_api.signature_window_seconds",
+            m.signature_window_seconds,
+            30,
+            900,
+        )?;
         within("merchant_api.rate_per_second", m.rate_per_second, 1, 10_000)?;
         within("merchant_api.rate_burst", m.rate_burst, 1, 100_000)?;
-        within("merchant_api.small_charge_minor", m.small_charge_minor, 0, 1_000_000)?;
-        within("merchant_api.webhook_timeout_ms", m.webhook_timeout_ms, 100, 60_000)?;
-        within("merchant_api.webhook_retry_base_ms", m.webhook_retry_base_ms, 10, 60_000)?;
-        within("merchant_api.webhook_retry_max_ms", m.webhook_retry_max_ms, m.webhook_retry_base_ms, 3_600_000)?;
-        within("merchant_api.webhook_batch_max", m.webhook_batch_max, 1, 1_000)?;
-        within("merchant_api.webhook_poll_interval_ms", m.webhook_poll_interval_ms, 10, 60_000)?;
+        within(
+            "merchant_api.small_charge_minor",
+            m.small_charge_minor,
+            0,
+            1_000_000,
+        )?;
+        within(
+            "merchant_api.webhook_timeout_ms",
+            m.webhook_timeout_ms,
+            100,
+            60_000,
+        )?;
+        within(
+            "merchant_api.webhook_retry_base_ms",
+            m.webhook_retry_base_ms,
+            10,
+            60_000,
+        )?;
+        within(
+            "merchant_api.webhook_retry_max_ms",
+            m.webhook_retry_max_ms,
+            m.webhook_retry_base_ms,
+            3_600_000,
+        )?;
+        within(
+            "merchant_api.webhook_batch_max",
+            m.webhook_batch_max,
+            1,
+            1_000,
+        )?;
+        within(
+            "merchant_api.webhook_poll_interval_ms",
+            m.webhook_poll_interval_ms,
+            10,
+            60_000,
+        )?;
         Ok(())
     }
 

@@ -119,9 +119,7 @@ impl Command {
 
     pub fn original_ref(&self) -> Option<TxnId> {
         match self {
-            Command::Reverse { original, .. } | Command::Refund { original, .. } => {
-                Some(*original)
-            }
+            Command::Reverse { original, .. } | Command::Refund { original, .. } => Some(*original),
             Command::Submit(_)
             | Command::PostPending { .. }
             | Command::VoidPending { .. }

@@ -9,8 +9,8 @@ use crate::code::TxnCodes;
 use crate::command::{Command, JournalEntry, Outcome};
 use crate::engine::{Batch, BatchState, PriorUse};
 use crate::model::{
-    AccountId, AccountKind, AccountState, AccountStatus, AllowanceId, AllowanceState,
-    PendingState, PendingStatus, Phase, ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
+    AccountId, AccountKind, AccountState, AccountStatus, AllowanceId, AllowanceState, PendingState,
+    PendingStatus, Phase, ReversibleTxn, Tier, Timestamp, TxnId, TxnKind,
 };
 use crate::money::Currency;
 use crate::reconcile::{reconcile, AccountLine, Report};
@@ -160,13 +160,10 @@ impl MemoryLedger {
     fn reversible(&self, id: TxnId) -> Option<ReversibleTxn> {
         let entry = self.journal.iter().find(|e| e.receipt.txn_id == id)?;
         let r = &entry.receipt;
-        let reversals = self
-            .journal
-            .iter()
-            .filter(|e| {
-                matches!(e.receipt.kind, TxnKind::Reversal | TxnKind::Refund)
-                    && e.receipt.related == Some(id)
-            });
+        let reversals = self.journal.iter().filter(|e| {
+            matches!(e.receipt.kind, TxnKind::Reversal | TxnKind::Refund)
+                && e.receipt.related == Some(id)
+        });
         // Refunds return principal too, but only reversals count as reversal attempts.
         let (reversed_minor, reversal_count) = reversals.fold((0_i64, 0_u32), |(sum, n), e| {
             let attempt = u32::from(e.receipt.kind == TxnKind::Reversal);

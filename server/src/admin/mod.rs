@@ -420,8 +420,8 @@ pub fn run(app: &App, command: AdminCommand) -> anyhow::Result<i32> {
             require_signature,
         } => {
             let mut conn = checkout(&app.pool)?;
-            let (merchant_id, _) =
-                parties::merchant_by_code(&mut conn, &code)?.context("no merchant with that code")?;
+            let (merchant_id, _) = parties::merchant_by_code(&mut conn, &code)?
+                .context("no merchant with that code")?;
             let now = app.clock.now().0;
             let key = crate::merchant::auth::issue_key(
                 &mut conn,
@@ -431,16 +431,26 @@ pub fn run(app: &App, command: AdminCommand) -> anyhow::Result<i32> {
                 now,
             )?;
             let secret = format!("whsec_{}", crate::secrets::random_token(32));
-            crate::merchant::store::set_signing(&mut conn, merchant_id, &secret, require_signature)?;
+            crate::merchant::store::set_signing(
+                &mut conn,
+                merchant_id,
+                &secret,
+                require_signature,
+            )?;
             println!("api key (shown once): {}", key.token);
             println!("key id: {}", key.key_id);
             println!("signing secret (requests and webhooks): {secret}");
         }
         AdminCommand::RevokeMerchantKey { code, key_id } => {
             let mut conn = checkout(&app.pool)?;
-            let (merchant_id, _) =
-                parties::merchant_by_code(&mut conn, &code)?.context("no merchant with that code")?;
-            if !crate::merchant::auth::revoke_key(&mut conn, merchant_id, &key_id, app.clock.now().0)? {
+            let (merchant_id, _) = parties::merchant_by_code(&mut conn, &code)?
+                .context("no merchant with that code")?;
+            if !crate::merchant::auth::revoke_key(
+                &mut conn,
+                merchant_id,
+                &key_id,
+                app.clock.now().0,
+            )? {
                 bail!("no live key {key_id} for merchant {code}");
             }
             println!("key {key_id} revoked");

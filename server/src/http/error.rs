@@ -60,10 +60,9 @@ struct Body<'a> {
 pub fn rejection_status(rejection: Rejection) -> StatusCode {
     use Rejection as R;
     match rejection {
-        R::AccountNotFound
-        | R::PendingNotFound
-        | R::TransactionNotFound
-        | R::AllowanceNotFound => StatusCode::NOT_FOUND,
+        R::AccountNotFound | R::PendingNotFound | R::TransactionNotFound | R::AllowanceNotFound => {
+            StatusCode::NOT_FOUND
+        }
         R::IdempotencyKeyReused
         | R::PendingAlreadyPosted
         | R::PendingAlreadyVoided

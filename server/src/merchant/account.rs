@@ -13,8 +13,7 @@ use crate::http::error::ApiError;
 use crate::merchant::events::EVENT_TYPES;
 use crate::merchant::store as mstore;
 use crate::merchant::{
-    authenticate, idempotency_key, iso_time, ledger_key, parse_body, parse_money, Amount,
-    ErrorBody,
+    authenticate, idempotency_key, iso_time, ledger_key, parse_body, parse_money, Amount, ErrorBody,
 };
 use crate::store::schema::{accounts, transactions};
 use crate::store::{blocking, checkout, AnyConnection, StoreError};
@@ -249,10 +248,7 @@ pub async fn get_balance(
     let currency = crate::store::rows::currency(&currency)?;
     Ok(HttpResponse::Ok().json(BalanceBody {
         balance: Amount::of(Money::from_minor(balance, currency)),
-        available: Amount::of(Money::from_minor(
-            balance.saturating_sub(pending),
-            currency,
-        )),
+        available: Amount::of(Money::from_minor(balance.saturating_sub(pending), currency)),
     }))
 }
 

@@ -334,8 +334,7 @@ pub async fn create_allowance(
     let per_charge = parse_money(&app, &input.per_charge_max, Some(TxnKind::Purchase))?;
     if per_charge.currency() != cap.currency() || per_charge.minor() > cap.minor() {
         return Err(ApiError::InvalidRequest {
-            message: "per_charge_max must be in the cap's currency and no more than the cap"
-                .into(),
+            message: "per_charge_max must be in the cap's currency and no more than the cap".into(),
         });
     }
     let days_max = app.config.merchant_api.allowance_days_max;

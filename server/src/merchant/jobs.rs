@@ -29,18 +29,38 @@ pub fn lapse_due(app: &App, conn: &mut AnyConnection, now: Timestamp) -> Result<
         let mut lapsed = 0;
         for row in requests {
             if mstore::close_payment_request(conn, &row.public_id, "expired", None, now.0)? {
-                let who =
-                    mstore::pseudonym(conn, &app.merchant.pseudonym_key, row.merchant_id, row.customer_id)?;
-                announce(conn, row.merchant_id, "payment_request.expired", request_event(&row, &who), now)?;
+                let who = mstore::pseudonym(
+                    conn,
+                    &app.merchant.pseudonym_key,
+                    row.merchant_id,
+                    row.customer_id,
+                )?;
+                announce(
+                    conn,
+                    row.merchant_id,
+                    "payment_request.expired",
+                    request_event(&row, &who),
+                    now,
+                )?;
                 lapsed += 1;
             }
         }
         for mut row in allowance_rows {
             if mstore::set_allowance_status(conn, &row.public_id, "requested", "lapsed", now.0)? {
                 row.status = "lapsed".into();
-                let who =
-                    mstore::pseudonym(conn, &app.merchant.pseudonym_key, row.merchant_id, row.customer_id)?;
-                announce(conn, row.merchant_id, "allowance.lapsed", allowance_event(&row, &who), now)?;
+                let who = mstore::pseudonym(
+                    conn,
+                    &app.merchant.pseudonym_key,
+                    row.merchant_id,
+                    row.customer_id,
+                )?;
+                announce(
+                    conn,
+                    row.merchant_id,
+                    "allowance.lapsed",
+                    allowance_event(&row, &who),
+                    now,
+                )?;
                 lapsed += 1;
             }
         }
@@ -66,7 +86,9 @@ pub fn send_summaries(
     write_transaction(conn, |conn| {
         let rows: Vec<(i64, i64, String, String, String)> =
             with_conn!(&mut *conn, |c| allowance_charges::table
-                .inner_join(allowances::table.on(allowances::id.eq(allowance_charges::allowance_id)))
+                .inner_join(
+                    allowances::table.on(allowances::id.eq(allowance_charges::allowance_id))
+                )
                 .inner_join(customers::table.on(customers::id.eq(allowances::customer_id)))
                 .filter(allowance_charges::created_at.ge(from))
                 .filter(allowance_charges::created_at.lt(to))

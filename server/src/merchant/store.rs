@@ -131,7 +131,10 @@ pub struct PaymentRequestRow {
 
 impl PaymentRequestRow {
     pub fn amount(&self) -> Result<Money, StoreError> {
-        Ok(Money::from_minor(self.amount_minor, currency(&self.currency)?))
+        Ok(Money::from_minor(
+            self.amount_minor,
+            currency(&self.currency)?,
+        ))
     }
 }
 

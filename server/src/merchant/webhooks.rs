@@ -90,7 +90,10 @@ fn claim(
 
 enum Delivery {
     Delivered,
-    Failed { error: String, retry_after: Option<Duration> },
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 async fn deliver(app: &App, client: &reqwest::Client, event: &EventRow) -> Delivery {
@@ -123,7 +126,10 @@ async fn deliver(app: &App, client: &reqwest::Client, event: &EventRow) -> Deliv
     let sent = client
         .post(&url)
         .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, signature(&secret, timestamp, &event.payload))
+        .header(
+            SIGNATURE_HEADER,
+            signature(&secret, timestamp, &event.payload),
+        )
         .header("Mkoba-Event", event.event_type.as_str())
         .body(event.payload.clone())
         .send()
@@ -184,7 +190,9 @@ pub async fn dispatch_once(app: &Arc<App>, client: &reqwest::Client) -> Result<u
                     let attempts = event.attempts.saturating_add(1);
                     let wait = backoff_ms(attempts, base, max, retry_after);
                     let next = now.saturating_add(
-                        i64::try_from(wait).unwrap_or(i64::MAX / 1_000).saturating_mul(1_000),
+                        i64::try_from(wait)
+                            .unwrap_or(i64::MAX / 1_000)
+                            .saturating_mul(1_000),
                     );
                     let status = if next > event.deadline_at {
                         "failed"

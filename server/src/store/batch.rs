@@ -13,8 +13,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use mkoba_ledger::{
     AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
-    Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn,
-    Timestamp, TxnCodes, TxnId, TxnKind,
+    Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp,
+    TxnCodes, TxnId, TxnKind,
 };
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
@@ -538,9 +538,11 @@ fn write(
         })
         .collect();
     for chunk in charge_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(allowance_charges::table)
-            .values(chunk)
-            .execute(c))?;
+        with_conn!(&mut *conn, |c| diesel::insert_into(
+            allowance_charges::table
+        )
+        .values(chunk)
+        .execute(c))?;
     }
     for account in &writes.accounts {
         let expected = before

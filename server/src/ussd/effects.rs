@@ -153,6 +153,32 @@ async fn run(app: &Arc<App>, caller: &Caller, effect: Effect) -> Result<EffectRe
             unwrap_or_answer!(with_pin(app, &customer, pin.expose()).await?);
             execute(app, caller, &customer, action, step_key).await
         }
+        Effect::ListAllowances => {
+            let customer = unwrap_or_answer!(registered(app, caller).await?);
+            crate::ussd::merchant_requests::list_allowances(app, &customer).await
+        }
+        Effect::RevokeAllowance { id } => {
+            let customer = unwrap_or_answer!(registered(app, caller).await?);
+            crate::ussd::merchant_requests::revoke_allowance(app, &customer, &id).await
+        }
+        Effect::GrantAllowance {
+            merchant_code,
+            cap,
+            per_charge_max,
+            days,
+            pin,
+            step_key,
+        } => {
+            let customer = unwrap_or_answer!(registered(app, caller).await?);
+            unwrap_or_answer!(with_pin(app, &customer, pin.expose()).await?);
+            let terms = crate::ussd::merchant_requests::Terms {
+                merchant_code,
+                cap,
+                per_charge_max,
+                days,
+            };
+            crate::ussd::merchant_requests::grant_allowance(app, &customer, terms, step_key).await
+        }
         Effect::Balance { pin } => {
             let customer = unwrap_or_answer!(registered(app, caller).await?);
             unwrap_or_answer!(with_pin(app, &customer, pin.expose()).await?);
@@ -456,6 +482,9 @@ async fn approvals(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, Stor
                 counterparty,
                 amount: Money::from_minor(amount, currency),
                 fee: Money::from_minor(fee, currency),
+                per_charge_max: None,
+                until: None,
+                description: None,
             });
         }
         Ok(requests)
@@ -758,14 +787,26 @@ async fn execute(
         MoneyAction::Approve { request_id }
             if crate::ussd::merchant_requests::is_merchant_request(&request_id) =>
         {
-            return crate::ussd::merchant_requests::answer(app, customer, &request_id, true, step_key)
-                .await;
+            return crate::ussd::merchant_requests::answer(
+                app,
+                customer,
+                &request_id,
+                true,
+                step_key,
+            )
+            .await;
         }
         MoneyAction::Decline { request_id }
             if crate::ussd::merchant_requests::is_merchant_request(&request_id) =>
         {
-            return crate::ussd::merchant_requests::answer(app, customer, &request_id, false, step_key)
-                .await;
+            return crate::ussd::merchant_requests::answer(
+                app,
+                customer,
+                &request_id,
+                false,
+                step_key,
+            )
+            .await;
         }
         MoneyAction::Approve { request_id } | MoneyAction::Decline { request_id }
             if request_id.parse::<i64>().is_err() =>

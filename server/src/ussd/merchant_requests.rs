@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 use mkoba_ledger::{Command, Money, Outcome, Rejection, TxnKind, TxnRequest};
-use mkoba_ussd::engine::{ApprovalKind, ApprovalRequest, EffectResult, Receipt};
+use mkoba_ussd::engine::{AllowanceItem, ApprovalKind, ApprovalRequest, EffectResult, Receipt};
 use serde_json::json;
 
 use crate::app::App;
@@ -20,6 +20,15 @@ use crate::with_conn;
 
 /// Approvals listed per kind.
 const LISTED_MAX: i64 = 10;
+
+/// `17/10`: the last day an allowance may be charged, as USSD shows it.
+fn short_date(app: &App, micros: i64) -> String {
+    let (date, _) = crate::sms::localtime::local_date_time(
+        mkoba_ledger::Timestamp(micros.saturating_sub(1)),
+        app.config.ledger.rules.utc_offset_seconds,
+    );
+    date.chars().take(5).collect()
+}
 
 pub fn is_merchant_request(id: &str) -> bool {
     id.starts_with("pr_") || id.starts_with("al_")
@@ -45,6 +54,9 @@ pub async fn pending_for(
                 counterparty: merchant,
                 amount,
                 fee: Money::from_minor(0, amount.currency()),
+                per_charge_max: None,
+                until: None,
+                description: Some(row.description.clone()),
             });
         }
         for (row, merchant) in
@@ -56,10 +68,13 @@ pub async fn pending_for(
             let currency = crate::store::rows::currency(&row.currency)?;
             items.push(ApprovalRequest {
                 id: row.public_id.clone(),
-                kind: ApprovalKind::MerchantPayment,
+                kind: ApprovalKind::Allowance,
                 counterparty: merchant,
                 amount: Money::from_minor(row.cap_minor, currency),
                 fee: Money::from_minor(0, currency),
+                per_charge_max: Some(Money::from_minor(row.per_charge_max_minor, currency)),
+                until: Some(short_date(&app2, row.expires_at)),
+                description: Some(row.description.clone()),
             });
         }
         Ok(items)
@@ -124,7 +139,13 @@ pub async fn answer(
                     row.customer_id,
                 )?;
                 let event = request_event(&row, &who);
-                announce(conn, row.merchant_id, "payment_request.declined", event, now)?;
+                announce(
+                    conn,
+                    row.merchant_id,
+                    "payment_request.declined",
+                    event,
+                    now,
+                )?;
                 Ok(true)
             })
         })
@@ -202,14 +223,27 @@ async fn answer_allowance(
             } else {
                 "allowance.declined"
             };
-            announce(conn, row.merchant_id, event_type, allowance_event(&row, &who), now)?;
+            announce(
+                conn,
+                row.merchant_id,
+                event_type,
+                allowance_event(&row, &who),
+                now,
+            )?;
             let currency = crate::store::rows::currency(&row.currency)?;
-            Ok(Ok(Money::from_minor(row.cap_minor, currency)))
+            let cap = Money::from_minor(row.cap_minor, currency);
+            let name = merchant_name(conn, row.merchant_id)?;
+            Ok(Ok((cap, name, short_date(&app2, row.expires_at))))
         })
     })
     .await?;
     Ok(match outcome {
-        Ok(cap) => EffectResult::Done(Receipt {
+        Ok((cap, merchant, until)) if approve => EffectResult::AllowanceGranted {
+            merchant,
+            cap,
+            until,
+        },
+        Ok((cap, _, _)) => EffectResult::Done(Receipt {
             code: String::new(),
             amount: cap,
             fee: Money::from_minor(0, cap.currency()),
@@ -217,4 +251,188 @@ async fn answer_allowance(
         }),
         Err(rejection) => EffectResult::Rejected(rejection),
     })
+}
+
+fn merchant_name(
+    conn: &mut crate::store::AnyConnection,
+    merchant_id: i64,
+) -> Result<String, StoreError> {
+    Ok(with_conn!(conn, |c| merchants::table
+        .filter(merchants::id.eq(merchant_id))
+        .select(merchants::name)
+        .first(c))?)
+}
+
+/// The customer's active allowances that can still be charged.
+pub async fn list_allowances(
+    app: &Arc<App>,
+    customer: &CustomerProfile,
+) -> Result<EffectResult, StoreError> {
+    let app2 = Arc::clone(app);
+    let customer_id = customer.id;
+    blocking(move || {
+        let mut conn = checkout(&app2.pool)?;
+        let now = app2.clock.now().0;
+        let mut items = Vec::new();
+        for (row, merchant) in
+            mstore::allowances_of_customer(&mut conn, customer_id, &["active"], LISTED_MAX)?
+        {
+            if row.expires_at <= now {
+                continue;
+            }
+            let currency = crate::store::rows::currency(&row.currency)?;
+            let m = |minor| Money::from_minor(minor, currency);
+            items.push(AllowanceItem {
+                id: row.public_id.clone(),
+                merchant,
+                cap: m(row.cap_minor),
+                spent: m(row.spent_minor),
+                per_charge_max: m(row.per_charge_max_minor),
+                until: short_date(&app2, row.expires_at),
+            });
+        }
+        Ok(EffectResult::Allowances(items))
+    })
+    .await
+}
+
+pub async fn revoke_allowance(
+    app: &Arc<App>,
+    customer: &CustomerProfile,
+    id: &str,
+) -> Result<EffectResult, StoreError> {
+    let app2 = Arc::clone(app);
+    let customer_id = customer.id;
+    let id = id.to_owned();
+    blocking(move || {
+        let mut conn = checkout(&app2.pool)?;
+        let now = app2.clock.now();
+        write_transaction(&mut conn, |conn| {
+            let Some(mut row) = mstore::allowance(conn, &id)? else {
+                return Ok(EffectResult::Rejected(Rejection::AllowanceNotFound));
+            };
+            if row.customer_id != customer_id
+                || !mstore::set_allowance_status(conn, &id, "active", "revoked", now.0)?
+            {
+                return Ok(EffectResult::Rejected(Rejection::AllowanceNotFound));
+            }
+            row.status = "revoked".into();
+            let who = mstore::pseudonym(
+                conn,
+                &app2.merchant.pseudonym_key,
+                row.merchant_id,
+                row.customer_id,
+            )?;
+            announce(
+                conn,
+                row.merchant_id,
+                "allowance.revoked",
+                allowance_event(&row, &who),
+                now,
+            )?;
+            Ok(EffectResult::AllowanceRevoked)
+        })
+    })
+    .await
+}
+
+/// What a customer grants from USSD.
+pub struct Terms {
+    pub merchant_code: String,
+    pub cap: Money,
+    pub per_charge_max: Money,
+    pub days: u32,
+}
+
+/// Grants an allowance the customer set up in USSD (the PIN was checked). The hop's step key
+/// makes a repeated hop grant once.
+pub async fn grant_allowance(
+    app: &Arc<App>,
+    customer: &CustomerProfile,
+    terms: Terms,
+    step_key: String,
+) -> Result<EffectResult, StoreError> {
+    let app2 = Arc::clone(app);
+    let customer = customer.clone();
+    blocking(move || {
+        let mut conn = checkout(&app2.pool)?;
+        let now = app2.clock.now();
+        let Some((merchant_id, merchant_account)) =
+            crate::store::parties::merchant_by_code(&mut conn, &terms.merchant_code)?
+        else {
+            return Ok(EffectResult::Rejected(Rejection::AccountNotFound));
+        };
+        let days_max = app2.config.merchant_api.allowance_days_max;
+        let days = i64::from(terms.days);
+        if !(1..=days_max).contains(&days) || terms.per_charge_max.minor() > terms.cap.minor() {
+            return Ok(EffectResult::Rejected(Rejection::AmountExceedsMaximum));
+        }
+        if terms.cap.currency() != terms.per_charge_max.currency() {
+            return Ok(EffectResult::Rejected(Rejection::CurrencyMismatch));
+        }
+        write_transaction(&mut conn, |conn| {
+            let known = mstore::KnownCustomer {
+                id: customer.id,
+                wallet: customer.wallet,
+                pseudonym: mstore::pseudonym(
+                    conn,
+                    &app2.merchant.pseudonym_key,
+                    merchant_id,
+                    customer.id,
+                )?,
+                msisdn: String::new(),
+                language: customer.language.clone(),
+            };
+            let key: String = step_key.chars().take(64).collect();
+            let row = match mstore::allowance_by_key(conn, merchant_id, &key)? {
+                Some(row) => row,
+                None => {
+                    let created = mstore::create_allowance(
+                        conn,
+                        &mstore::NewAllowance {
+                            merchant_id,
+                            merchant_account,
+                            customer: &known,
+                            currency: terms.cap.currency(),
+                            cap_minor: terms.cap.minor(),
+                            per_charge_max_minor: terms.per_charge_max.minor(),
+                            expires_at_us: now.saturating_add_seconds(days * 86_400).0,
+                            description: "granted on USSD",
+                            request: Some(mstore::AllowanceRequestKey {
+                                idempotency_key: &key,
+                                fingerprint: "ussd",
+                                expires_at_us: now.0,
+                            }),
+                            now_us: now.0,
+                        },
+                    )?;
+                    let mstore::Created::New(mut row) = created else {
+                        return Err(StoreError::Conflict("allowance key reused".into()));
+                    };
+                    mstore::set_allowance_status(
+                        conn,
+                        &row.public_id,
+                        "requested",
+                        "active",
+                        now.0,
+                    )?;
+                    row.status = "active".into();
+                    announce(
+                        conn,
+                        merchant_id,
+                        "allowance.active",
+                        allowance_event(&row, &known.pseudonym),
+                        now,
+                    )?;
+                    row
+                }
+            };
+            Ok(EffectResult::AllowanceGranted {
+                merchant: merchant_name(conn, merchant_id)?,
+                cap: Money::from_minor(row.cap_minor, terms.cap.currency()),
+                until: short_date(&app2, row.expires_at),
+            })
+        })
+    })
+    .await
 }
