@@ -191,6 +191,11 @@ enum Op {
         pick: usize,
         expired: bool,
     },
+    /// A merchant refund of a picked transaction: all that is left (`None`) or a part.
+    Refund {
+        pick: usize,
+        minor: Option<u16>,
+    },
     Reverse {
         pick: usize,
     },
@@ -265,6 +270,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, part)| Op::Post { pick, part }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(pick, expired)| Op::Void { pick, expired }),
         3 => any::<usize>().prop_map(|pick| Op::Reverse { pick }),
+        2 => (any::<usize>(), proptest::option::of(any::<u16>()))
+            .prop_map(|(pick, minor)| Op::Refund { pick, minor }),
         4 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Reuse { pick }),
         1 => (any::<usize>(), any::<u8>()).prop_map(|(pick, which)| Op::BadKey { pick, which }),
@@ -318,6 +325,12 @@ fn with_key(mut command: Command, key: String) -> Command {
         }
         | Command::Reverse {
             idempotency_key, ..
+        }
+        | Command::Refund {
+            idempotency_key, ..
+        }
+        | Command::Charge {
+            idempotency_key, ..
         } => *idempotency_key = key,
     }
     command
@@ -360,6 +373,30 @@ fn changed(command: &Command) -> Command {
             idempotency_key,
             original,
             memo: memo + "!",
+        },
+        Command::Refund {
+            idempotency_key,
+            original,
+            amount_minor,
+            memo,
+        } => Command::Refund {
+            idempotency_key,
+            original,
+            amount_minor,
+            memo: memo + "!",
+        },
+        Command::Charge {
+            idempotency_key,
+            allowance,
+            amount,
+            memo,
+            metadata,
+        } => Command::Charge {
+            idempotency_key,
+            allowance,
+            amount,
+            memo: memo + "!",
+            metadata,
         },
     }
 }
@@ -628,6 +665,19 @@ impl Run {
                     idempotency_key,
                     original,
                     memo: "reversal".into(),
+                });
+            }
+            Op::Refund { pick, minor } => {
+                let original = match self.txns.len() {
+                    0 => TxnId(-1),
+                    n => self.txns[pick % n],
+                };
+                let idempotency_key = self.key();
+                self.push(Command::Refund {
+                    idempotency_key,
+                    original,
+                    amount_minor: minor.map(i64::from),
+                    memo: "refund".into(),
                 });
             }
             Op::Retry { pick } => {
@@ -936,6 +986,34 @@ impl Run {
                 assert!(receipt.amount.minor() > 0);
                 assert!(*sum <= o.amount.minor(), "reversed more than was sent");
                 assert!(*count <= self.rules.reversal.attempts_max);
+            }
+            Command::Refund { original, .. } => {
+                let o = self
+                    .ledger
+                    .journal
+                    .iter()
+                    .find(|e| e.receipt.txn_id == *original)
+                    .unwrap()
+                    .receipt
+                    .clone();
+                assert!(matches!(
+                    o.kind,
+                    TxnKind::MerchantPayment | TxnKind::Purchase
+                ));
+                assert!(matches!(o.phase, Phase::Posted | Phase::PostPending));
+                let window = self.rules.refund.window_seconds;
+                assert!(self.now <= o.created_at.saturating_add_seconds(window));
+                assert_eq!(receipt.kind, TxnKind::Refund);
+                assert_eq!(receipt.related, Some(*original));
+                assert_eq!((receipt.debit, receipt.credit), (o.credit, o.debit));
+                // Refunds and reversals share one tally: together never more than was paid.
+                let (sum, _) = self.reversed.entry(*original).or_default();
+                *sum += receipt.amount.minor();
+                assert!(receipt.amount.minor() > 0);
+                assert!(*sum <= o.amount.minor(), "refunded more than was paid");
+            }
+            Command::Charge { .. } => {
+                unreachable!("the generator makes no allowance charges; rules.rs covers them")
             }
         }
     }

@@ -17,9 +17,9 @@ use std::collections::BTreeSet;
 use mkoba_ledger::memory::MemoryLedger;
 use mkoba_ledger::rules::{bounds, Band, Bands, CurrencyRules, TierLimits};
 use mkoba_ledger::{
-    AccountId, AccountKind, AccountStatus, AmountError, Command, Currency, LedgerRules, Leg, Money,
-    Outcome, PendingStatus, Phase, Posting, Receipt, Rejection, Tier, Timestamp, TxnCodes, TxnId,
-    TxnKind, TxnRequest, VoidReason,
+    AccountId, AccountKind, AccountStatus, AllowanceId, AllowanceState, AmountError, Command,
+    Currency, LedgerRules, Leg, Money, Outcome, PendingStatus, Phase, Posting, Receipt, Rejection,
+    Tier, Timestamp, TxnCodes, TxnId, TxnKind, TxnRequest, VoidReason,
 };
 
 const KES: Currency = Currency::KES;
@@ -186,6 +186,52 @@ impl World {
         }
     }
 
+    fn refund(&self, original: TxnId, amount_minor: Option<i64>) -> Command {
+        Command::Refund {
+            idempotency_key: self.key(),
+            original,
+            amount_minor,
+            memo: "refund".into(),
+        }
+    }
+
+    fn charge(&self, allowance: AllowanceId, minor: i64) -> Command {
+        Command::Charge {
+            idempotency_key: self.key(),
+            allowance,
+            amount: Money::from_minor(minor, KES),
+            memo: "article".into(),
+            metadata: String::new(),
+        }
+    }
+
+    /// An active allowance for `merchant` on `wallet`, lasting `seconds` from now.
+    fn grant(
+        &mut self,
+        wallet: AccountId,
+        merchant: AccountId,
+        cap_minor: i64,
+        per_charge_max_minor: i64,
+        seconds: i64,
+    ) -> AllowanceId {
+        let id = AllowanceId(i64::try_from(self.ledger.allowances.len()).unwrap() + 1);
+        self.ledger.allowances.insert(
+            id,
+            AllowanceState {
+                id,
+                wallet,
+                merchant,
+                currency: KES,
+                cap_minor,
+                spent_minor: 0,
+                per_charge_max_minor,
+                expires_at: self.now.saturating_add_seconds(seconds),
+                active: true,
+            },
+        );
+        id
+    }
+
     /// Runs one batch at `now` and checks the whole ledger still reconciles.
     fn execute(&mut self, commands: &[Command]) -> Vec<Outcome> {
         let outcomes = self.ledger.execute(commands, self.now);
@@ -345,6 +391,12 @@ fn with_key(mut command: Command, key: &str) -> Command {
             idempotency_key, ..
         }
         | Command::Reverse {
+            idempotency_key, ..
+        }
+        | Command::Refund {
+            idempotency_key, ..
+        }
+        | Command::Charge {
             idempotency_key, ..
         } => *idempotency_key = key.to_owned(),
     }
@@ -2039,6 +2091,43 @@ fn every_ledger_rejection_is_produced_by_a_scripted_run() {
     let c = s.world.reverse(posted_original(&s.world, posted));
     s.expect(c, Rejection::ReversalWindowClosed);
 
+    // Refunds and allowances.
+    let shop = s.world.merchant();
+    let sale = s.world.submit(TxnKind::MerchantPayment, a, shop, ksh(100));
+    let sale = s.world.accept(sale).txn_id;
+    let c = s.world.refund(sale, Some(ksh(101)));
+    s.expect(c, Rejection::RefundExceedsPayment);
+    let friend = s.world.wallet(Tier::Tier2);
+    let gift = s.world.submit(TxnKind::Transfer, a, friend, ksh(10));
+    let gift = s.world.accept(gift).txn_id;
+    let c = s.world.refund(gift, None);
+    s.expect(c, Rejection::RefundNotAllowed);
+    let c = s.world.charge(AllowanceId(999), 50);
+    s.expect(c, Rejection::AllowanceNotFound);
+    let allowance = s.world.grant(a, shop, ksh(50), ksh(1), DAY);
+    let c = s.world.charge(allowance, ksh(2));
+    s.expect(c, Rejection::AllowancePerChargeExceeded);
+    let tight = s.world.grant(a, shop, 100, 100, DAY);
+    let c = s.world.charge(tight, 100);
+    s.world.accept(c);
+    let c = s.world.charge(tight, 1);
+    s.expect(c, Rejection::AllowanceCapExceeded);
+    s.world
+        .ledger
+        .allowances
+        .get_mut(&allowance)
+        .unwrap()
+        .active = false;
+    let c = s.world.charge(allowance, 50);
+    s.expect(c, Rejection::AllowanceRevoked);
+    let brief = s.world.grant(a, shop, ksh(50), ksh(1), HOUR);
+    s.world.advance_seconds(HOUR);
+    let c = s.world.charge(brief, 50);
+    s.expect(c, Rejection::AllowanceExpired);
+    s.world.advance_seconds(31 * DAY);
+    let c = s.world.refund(sale, None);
+    s.expect(c, Rejection::RefundWindowClosed);
+
     // Arithmetic overflow needs i64 exhaustion; it has its own ledger.
     s.seen.insert(overflow_rejection().name());
 
@@ -2068,4 +2157,68 @@ fn posted_original(w: &World, pending: TxnId) -> TxnId {
         .unwrap()
         .receipt
         .txn_id
+}
+
+#[test]
+fn a_merchant_refunds_in_parts_up_to_the_payment_and_reversals_count_too() {
+    let mut w = World::new();
+    let customer = w.wallet(Tier::Tier1);
+    let shop = w.merchant();
+    w.fund(customer, ksh(1_000));
+    let pay = w.submit(TxnKind::MerchantPayment, customer, shop, ksh(400));
+    let paid = w.accept(pay);
+    let fee = paid.fee_minor;
+    assert!(fee > 0, "the merchant pays a fee");
+    let part = w.refund(paid.txn_id, Some(ksh(150)));
+    let receipt = w.accept(part);
+    assert_eq!(receipt.kind, TxnKind::Refund);
+    assert_eq!((receipt.debit, receipt.credit), (shop, customer));
+    assert_eq!(receipt.related, Some(paid.txn_id));
+    assert_eq!(w.balance(customer), ksh(750));
+    // The fee is not returned, so the merchant holds less than the rest of the payment.
+    let rest = w.refund(paid.txn_id, None);
+    assert_eq!(w.reject(rest), Rejection::InsufficientFunds);
+    let other = w.wallet(Tier::Tier1);
+    w.fund(other, ksh(100));
+    let topup = w.submit(TxnKind::MerchantPayment, other, shop, ksh(50));
+    w.accept(topup);
+    let rest = w.refund(paid.txn_id, None);
+    assert_eq!(w.accept(rest).amount.minor(), ksh(250), "the rest, no more");
+    assert_eq!(w.balance(customer), ksh(1_000));
+    let more = w.refund(paid.txn_id, Some(1));
+    assert_eq!(w.reject(more), Rejection::RefundExceedsPayment);
+    let reverse = w.reverse(paid.txn_id);
+    assert_eq!(w.reject(reverse), Rejection::ReversalNothingRecoverable);
+}
+
+#[test]
+fn an_allowance_caps_the_sum_of_its_charges_even_within_one_batch() {
+    let mut w = World::new();
+    let customer = w.wallet(Tier::Tier1);
+    let shop = w.merchant();
+    w.fund(customer, ksh(1_000));
+    let allowance = w.grant(customer, shop, ksh(50), 50, 30 * DAY);
+    let charges: Vec<Command> = (0..101).map(|_| w.charge(allowance, 50)).collect();
+    let outcomes = w.execute(&charges);
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Accepted(_)))
+        .count();
+    assert_eq!(accepted, 100);
+    assert!(matches!(
+        outcomes.last(),
+        Some(Outcome::Rejected(Rejection::AllowanceCapExceeded))
+    ));
+    assert_eq!(w.balance(customer), ksh(950));
+    assert_eq!(w.ledger.allowances[&allowance].spent_minor, ksh(50));
+    // A retry of an accepted charge replays it: it neither moves money nor spends the cap.
+    let first = charges.first().unwrap().clone();
+    assert!(matches!(w.run(first), Outcome::Replayed(_)));
+    assert_eq!(w.balance(customer), ksh(950));
+    // A charge the wallet cannot pay does not spend the allowance.
+    let poor = w.wallet(Tier::Tier1);
+    let empty = w.grant(poor, shop, ksh(10), ksh(10), DAY);
+    let c = w.charge(empty, ksh(1));
+    assert_eq!(w.reject(c), Rejection::InsufficientFunds);
+    assert_eq!(w.ledger.allowances[&empty].spent_minor, 0);
 }
