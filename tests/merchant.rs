@@ -1,6 +1,7 @@
 //! The merchant API end to end on both backends: real HTTP, the real ledger, USSD approvals, and
 //! signed webhooks received by a real local HTTP server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App as ActixApp, HttpRequest, HttpResponse, HttpServer};
@@ -25,13 +26,20 @@ struct World {
     merchant_account: mkoba_ledger::AccountId,
     hooks: Arc<Mutex<Vec<(String, String)>>>,
     hook_url: String,
+    /// How many upcoming webhook deliveries the receiver answers with a 500.
+    fail_next: Arc<AtomicUsize>,
 }
 
 fn world(backend: Backend) -> World {
+    world_with(backend, |_| {})
+}
+
+fn world_with(backend: Backend, adjust: impl FnOnce(&mut mkoba::config::Config)) -> World {
     let s = spawn_with(backend, |c| {
         c.ussd.gateway_token = mkoba::config::Secret::new(GATEWAY_TOKEN.into());
         c.merchant_api.rate_per_second = 1_000;
         c.merchant_api.rate_burst = 1_000;
+        adjust(c);
     });
     let merchant_account = s.env.merchant("NEWS");
     let wallet = s.env.customer(PHONE, Tier::Tier1);
@@ -64,15 +72,25 @@ fn world(backend: Backend) -> World {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hook_url = format!("http://{}/hooks", listener.local_addr().unwrap());
     let seen = Arc::clone(&hooks);
+    let fail_next: Arc<AtomicUsize> = Arc::default();
+    let failing = Arc::clone(&fail_next);
     let receiver = {
         let _guard = s.runtime.enter();
         HttpServer::new(move || {
             let seen = Arc::clone(&seen);
+            let failing = Arc::clone(&failing);
             ActixApp::new().route(
                 "/hooks",
                 web::post().to(move |req: HttpRequest, body: String| {
                     let seen = Arc::clone(&seen);
+                    let failing = Arc::clone(&failing);
                     async move {
+                        let fail = failing
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if fail {
+                            return HttpResponse::InternalServerError().finish();
+                        }
                         let signature = req
                             .headers()
                             .get("mkoba-signature")
@@ -100,6 +118,7 @@ fn world(backend: Backend) -> World {
         merchant_account,
         hooks,
         hook_url,
+        fail_next,
     }
 }
 
@@ -153,9 +172,14 @@ impl World {
 
     /// Approve (or decline) the first waiting request over USSD with the PIN.
     fn ussd_answer(&self, session: &str, approve: bool) -> Vec<String> {
+        self.ussd(session, &["7", "1", if approve { "1" } else { "2" }, PIN])
+    }
+
+    /// Dials, then sends each input in turn; returns every screen, the first menu included.
+    fn ussd(&self, session: &str, inputs: &[&str]) -> Vec<String> {
         let mut path: Vec<&str> = Vec::new();
         let mut screens = Vec::new();
-        for input in ["", "7", "1", if approve { "1" } else { "2" }, PIN] {
+        for input in std::iter::once("").chain(inputs.iter().copied()) {
             if !input.is_empty() {
                 path.push(input);
             }
@@ -574,6 +598,214 @@ fn forged_replayed_and_revoked_requests_are_refused(backend: Backend) {
     );
 }
 
+fn allowances_granted_listed_and_revoked_on_ussd(backend: Backend) {
+    let w = world(backend);
+    let screens = w.ussd("grant", &["8", "7", "2", "NEWS", "20", "0.50", "30", PIN]);
+    let granted = screens.last().unwrap();
+    assert!(
+        granted.starts_with("END ") && granted.contains("20.00"),
+        "{screens:?}"
+    );
+    let merchant_id = mkoba::store::parties::merchant_by_code(&mut w.s.env.conn(), "NEWS")
+        .unwrap()
+        .unwrap()
+        .0;
+    let rows =
+        mkoba::merchant::store::allowances_of_merchant(&mut w.s.env.conn(), merchant_id, None, 10)
+            .unwrap();
+    assert_eq!(rows.len(), 1, "granted once");
+    assert_eq!(
+        (
+            rows[0].status.as_str(),
+            rows[0].cap_minor,
+            rows[0].per_charge_max_minor
+        ),
+        ("active", 2_000, 50)
+    );
+    let id = rows[0].public_id.clone();
+    let charge = |key: &str| {
+        w.api(
+            "POST",
+            &format!("/api/v1/allowances/{id}/charges"),
+            Some(json!({ "amount": { "value": "0.50", "currency": "KES" }, "description": "Article" })),
+            Some(key),
+        )
+    };
+    assert_eq!(charge("u-1").0, 201, "the merchant may charge it at once");
+    let listed = w.ussd("list", &["8", "7", "1"]);
+    assert!(listed[3].contains("Test Merchant"), "{listed:?}");
+    let revoked = w.ussd("revoke", &["8", "7", "1", "1", "1", "1"]);
+    assert!(revoked.last().unwrap().starts_with("END "), "{revoked:?}");
+    let (status, refused) = charge("u-2");
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("allowance_revoked")),
+        "{refused}"
+    );
+    let empty = w.ussd("list-again", &["8", "7", "1"]);
+    assert!(!empty[3].contains("Test Merchant"), "{empty:?}");
+}
+
+fn declined_and_expired_requests_tell_the_merchant_and_webhooks_retry(backend: Backend) {
+    let w = world(backend);
+    let events = [
+        "payment_request.declined",
+        "payment_request.expired",
+        "allowance.lapsed",
+    ];
+    let (status, _) = w.api(
+        "PUT",
+        "/api/v1/webhook",
+        Some(json!({ "url": w.hook_url, "events": events })),
+        None,
+    );
+    assert_eq!(status, 200);
+    let ask = |key: &str| {
+        w.api(
+            "POST",
+            "/api/v1/payment-requests",
+            Some(json!({ "customer": { "phone_number": PHONE }, "amount": { "value": "5", "currency": "KES" }, "description": "Song", "expires_in_seconds": 120 })),
+            Some(key),
+        )
+    };
+    let (_, first) = ask("d-1");
+    let before = w.s.env.balance(w.wallet);
+    let screens = w.ussd_answer("decline", false);
+    assert!(screens.last().unwrap().starts_with("END "), "{screens:?}");
+    assert_eq!(
+        w.s.env.balance(w.wallet),
+        before,
+        "declining moves no money"
+    );
+    let (_, second) = ask("d-2");
+    w.s.env.clock.advance_seconds(121);
+    let (lapsed, _) = mkoba::merchant::jobs::run_once(&w.s.env.app).unwrap();
+    assert_eq!(lapsed, 1);
+    let status_of = |r: &Value| {
+        let id = r["id"].as_str().unwrap();
+        w.api("GET", &format!("/api/v1/payment-requests/{id}"), None, None)
+            .1["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&first), "declined");
+    assert_eq!(status_of(&second), "expired");
+    let late = w.ussd_answer("too-late", true);
+    assert!(
+        !late[1].contains("5.00"),
+        "an expired request is not offered: {late:?}"
+    );
+    assert_eq!(w.s.env.balance(w.wallet), before);
+
+    // The receiver fails the first delivery: the event stays queued and goes out on a retry.
+    w.fail_next.store(1, Ordering::SeqCst);
+    assert_eq!(w.deliver_webhooks(), 2);
+    assert_eq!(
+        w.hooks.lock().unwrap().len(),
+        1,
+        "one delivered, one failed"
+    );
+    assert_eq!(
+        w.deliver_webhooks(),
+        0,
+        "the failed one waits for its backoff"
+    );
+    w.s.env.clock.advance_seconds(3_600);
+    assert_eq!(w.deliver_webhooks(), 1);
+    let types: Vec<String> = w
+        .hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types.len(), 2);
+    assert!(
+        types.contains(&"payment_request.declined".into())
+            && types.contains(&"payment_request.expired".into()),
+        "{types:?}"
+    );
+    assert_eq!(w.deliver_webhooks(), 0, "each event delivered once");
+}
+
+fn records_keys_catalog_and_rate_limits(backend: Backend) {
+    let w = world(backend);
+    let (status, product) = w.api(
+        "PUT",
+        "/api/v1/products",
+        Some(json!({ "sku": "ART-1", "name": "One article", "category": "article", "price": { "value": "0.01", "currency": "KES" }, "active": true })),
+        None,
+    );
+    assert_eq!(
+        (status, product["price"]["value"].as_str()),
+        (200, Some("0.01")),
+        "{product}"
+    );
+    let (_, list) = w.api("GET", "/api/v1/products", None, None);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (status, bad) = w.api("PUT", "/api/v1/products", Some(json!({ "sku": "X", "name": "x", "category": "cars", "price": { "value": "1", "currency": "KES" }, "active": true })), None);
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let sale = w.s.env.submit(
+        TxnKind::MerchantPayment,
+        w.wallet,
+        w.merchant_account,
+        10_000,
+    );
+    assert!(matches!(sale, mkoba_ledger::Outcome::Accepted(_)));
+    let (status, page) = w.api("GET", "/api/v1/statement?limit=1", None, None);
+    assert_eq!(status, 200, "{page}");
+    let line = &page["entries"][0];
+    assert_eq!(
+        (line["direction"].as_str(), line["amount"]["value"].as_str()),
+        (Some("credit"), Some("100.00"))
+    );
+    assert!(line["customer"].as_str().unwrap().starts_with("cus_"));
+    assert!(!page.to_string().contains("700555001"));
+    let (_, days) = w.api("GET", "/api/v1/settlements?days=2", None, None);
+    let today = &days[0];
+    assert_eq!(today["payments"], 1);
+    assert_eq!(today["gross"]["value"], "100.00");
+    assert_eq!(
+        today["net"]["value"].as_str().unwrap(),
+        mkoba_ledger::Money::from_minor(
+            10_000
+                - w.s.env.app.ledger.rules.currencies[&mkoba_ledger::Currency::KES]
+                    .tariffs
+                    .merchant
+                    .fee_for(10_000),
+            mkoba_ledger::Currency::KES
+        )
+        .to_plain_string()
+    );
+    let (status, _) = w.api("GET", "/api/v1/statement?limit=1000", None, None);
+    assert_eq!(status, 400);
+
+    let (_, keys) = w.api("GET", "/api/v1/keys", None, None);
+    assert_eq!(keys[0]["key_id"], w.key_id);
+    assert!(
+        !keys.to_string().contains(&w.token),
+        "a key's secret is never shown again"
+    );
+
+    let limited = world_with(backend, |c| {
+        c.merchant_api.rate_per_second = 1;
+        c.merchant_api.rate_burst = 2;
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(limited.api("GET", "/api/v1/balance", None, None).0);
+    }
+    assert_eq!(statuses, vec![200, 200, 429, 429], "a burst of 2 per key");
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Sqlite) })* }
@@ -586,6 +818,9 @@ both_backends!(
     an_allowance_of_50_takes_100_charges_of_half_a_shilling_and_refuses_the_101st,
     refunds_full_and_partial_never_exceed_the_payment,
     forged_replayed_and_revoked_requests_are_refused,
+    allowances_granted_listed_and_revoked_on_ussd,
+    declined_and_expired_requests_tell_the_merchant_and_webhooks_retry,
+    records_keys_catalog_and_rate_limits,
 );
 
 #[test]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod events;
 pub mod jobs;
 pub mod openapi;
+pub mod records;
 pub mod store;
 pub mod webhooks;
 
@@ -159,6 +160,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(account::create_refund)
             .service(account::get_balance)
             .service(account::get_webhook)
-            .service(account::put_webhook),
+            .service(account::put_webhook)
+            .service(records::get_statement)
+            .service(records::get_settlements)
+            .service(records::list_keys)
+            .service(records::revoke_key)
+            .service(records::list_products)
+            .service(records::put_product),
     );
 }

@@ -4,7 +4,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::merchant::{account, api};
+use crate::merchant::{account, api, records};
 
 struct ApiKeyAuth;
 
@@ -42,6 +42,12 @@ impl Modify for ApiKeyAuth {
         account::get_balance,
         account::get_webhook,
         account::put_webhook,
+        records::get_statement,
+        records::get_settlements,
+        records::list_keys,
+        records::revoke_key,
+        records::list_products,
+        records::put_product,
     ),
     modifiers(&ApiKeyAuth)
 )]
