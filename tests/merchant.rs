@@ -834,3 +834,74 @@ fn the_openapi_document_is_served_without_a_key() {
     );
     assert!(doc["paths"]["/api/v1/allowances/{id}/charges"]["post"].is_object());
 }
+
+/// schemathesis's `st`: `SCHEMATHESIS_BIN`, or installed once from PyPI into a virtualenv under
+/// the target directory.
+fn schemathesis_bin() -> std::path::PathBuf {
+    if let Ok(bin) = std::env::var("SCHEMATHESIS_BIN") {
+        return bin.into();
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemathesis");
+    let bin = dir.join("bin/schemathesis");
+    if !bin.is_file() {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3 must be available to install schemathesis");
+        assert!(made.success(), "python3 -m venv failed");
+        let installed = std::process::Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "schemathesis>=4,<5"])
+            .status()
+            .expect("pip");
+        assert!(installed.success(), "installing schemathesis failed");
+    }
+    bin
+}
+
+/// schemathesis generates requests from the served OpenAPI document and checks every answer:
+/// no 5xx, and every response valid against the document's own schemas.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_response_off_its_schema() {
+    let w = world(Backend::Sqlite);
+    // Something to find: a payment, a request and an allowance to look up.
+    let sale = w.s.env.submit(
+        TxnKind::MerchantPayment,
+        w.wallet,
+        w.merchant_account,
+        10_000,
+    );
+    assert!(matches!(sale, mkoba_ledger::Outcome::Accepted(_)));
+    let base = w.s.base.clone();
+    let report = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(schemathesis_bin())
+        .arg("run")
+        .arg(format!("{base}/api/v1/openapi.json"))
+        .args(["--url", &base])
+        .args(["--header", &format!("Authorization: Bearer {}", w.token)])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--max-examples", "25", "--seed", "20261121", "--no-color"])
+        // Its stateful phase would revoke the very key it tests with.
+        .args(["--exclude-method", "DELETE"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(report.path())
+        .output()
+        .expect("run schemathesis");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{text}"
+    );
+    assert!(
+        text.contains("passed"),
+        "schemathesis ran no operations:\n{text}"
+    );
+    assert!(
+        !text.contains("Authentication failed"),
+        "schemathesis could not get past authentication:\n{text}"
+    );
+}
