@@ -99,6 +99,13 @@ fn metadata_str(entry: &JournalEntry, field: &str) -> Option<String> {
     value.get(field)?.as_str().map(str::to_owned)
 }
 
+/// Adds `key` to a JSON object (event bodies are always objects).
+fn set(object: &mut Value, key: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        map.insert(key.to_owned(), value);
+    }
+}
+
 /// Runs inside the ledger batch's transaction, after its rows are written.
 pub fn after_batch(
     conn: &mut AnyConnection,
@@ -180,7 +187,7 @@ pub fn after_batch(
             .execute(c))?;
             if updated == 1 {
                 let mut data = base.clone();
-                data["payment_request"] = json!(public_id);
+                set(&mut data, "payment_request", json!(public_id));
                 events.push(("payment_request.paid", data));
             }
         }
@@ -188,13 +195,13 @@ pub fn after_batch(
             (TxnKind::Refund, _) => ("refund.succeeded", base.clone()),
             (_, Some(a)) => {
                 let mut d = base.clone();
-                d["allowance"] = json!(a);
+                set(&mut d, "allowance", json!(a));
                 ("charge.succeeded", d)
             }
             _ => ("payment.received", base),
         };
         if let Some(original) = r.related {
-            data["refund_of"] = json!(codes.code_for(original));
+            set(&mut data, "refund_of", json!(codes.code_for(original)));
         }
         events.push((kind, data));
         let wanted: Vec<(&str, Value)> = events
@@ -209,7 +216,7 @@ pub fn after_batch(
             _ => None,
         };
         for (event_type, mut data) in wanted {
-            data["customer"] = json!(customer);
+            set(&mut data, "customer", json!(customer));
             insert(conn, *merchant_id, event_type, data, now)?;
         }
     }
