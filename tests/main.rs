@@ -12,6 +12,7 @@ mod config;
 mod http_api;
 mod migrations;
 mod ops;
+mod portal;
 mod simulator;
 mod sms;
 mod store;

@@ -8,6 +8,7 @@ pub mod http;
 pub mod metrics;
 pub mod phone;
 pub mod pin;
+pub mod portal;
 pub mod secrets;
 pub mod sms;
 pub mod store;
