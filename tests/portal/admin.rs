@@ -25,9 +25,22 @@ fn float_issuance_needs_a_second_admin(backend: Backend) {
     checker.sign_in("OPS2");
 
     for (fields, problem) in [
-        (vec![("agent", "SA1"), ("amount", "abc"), ("reference", "BANK-1")], "as digits"),
-        (vec![("agent", "SA1"), ("amount", "1000"), ("reference", "x")], "reference"),
-        (vec![("agent", "NOPE"), ("amount", "1000"), ("reference", "BANK-1")], "No agent"),
+        (
+            vec![("agent", "SA1"), ("amount", "abc"), ("reference", "BANK-1")],
+            "as digits",
+        ),
+        (
+            vec![("agent", "SA1"), ("amount", "1000"), ("reference", "x")],
+            "reference",
+        ),
+        (
+            vec![
+                ("agent", "NOPE"),
+                ("amount", "1000"),
+                ("reference", "BANK-1"),
+            ],
+            "No agent",
+        ),
     ] {
         let page = maker.submit("/portal/admin/float", "/portal/admin/float", &fields);
         assert_eq!(page.status, 422, "{problem}");
@@ -36,7 +49,11 @@ fn float_issuance_needs_a_second_admin(backend: Backend) {
     let page = maker.submit(
         "/portal/admin/float",
         "/portal/admin/float",
-        &[("agent", "sa1"), ("amount", "250000.50"), ("reference", "BANK-REF-77")],
+        &[
+            ("agent", "sa1"),
+            ("amount", "250000.50"),
+            ("reference", "BANK-REF-77"),
+        ],
     );
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("Another admin must approve");
@@ -45,7 +62,11 @@ fn float_issuance_needs_a_second_admin(backend: Backend) {
     let again = maker.submit(
         "/portal/admin/float",
         "/portal/admin/float",
-        &[("agent", "SA1"), ("amount", "1"), ("reference", "BANK-REF-77")],
+        &[
+            ("agent", "SA1"),
+            ("amount", "1"),
+            ("reference", "BANK-REF-77"),
+        ],
     );
     again.assert_has("already recorded");
 
@@ -55,7 +76,11 @@ fn float_issuance_needs_a_second_admin(backend: Backend) {
     let page = maker.submit("/portal/admin/float", &approve, &[]);
     assert_eq!(page.status, 422);
     page.assert_has("a second admin must approve");
-    let page = maker.submit("/portal/admin/float", &format!("/portal/admin/float/{id}/reject"), &[]);
+    let page = maker.submit(
+        "/portal/admin/float",
+        &format!("/portal/admin/float/{id}/reject"),
+        &[],
+    );
     assert_eq!(page.status, 422);
     assert_eq!(s.env.balance(float), 0);
 
@@ -72,34 +97,53 @@ fn float_issuance_needs_a_second_admin(backend: Backend) {
     assert_eq!(s.env.balance(float), 25_000_050);
 
     // The same bank reference through the CLI's key is the same issuance, not a second one.
-    let replay = s.env.run(mkoba_ledger::Command::Submit(mkoba_ledger::TxnRequest {
-        idempotency_key: "float-issuance:BANK-REF-77".into(),
-        kind: mkoba_ledger::TxnKind::FloatIssuance,
-        debit: s.env.system().issuance,
-        credit: float,
-        amount: mkoba_ledger::Money::from_minor(25_000_050, mkoba_ledger::Currency::KES),
-        memo: "trust deposit BANK-REF-77".into(),
-        metadata: String::new(),
-        pending_expiry_seconds: None,
-    }));
-    assert!(matches!(replay, mkoba_ledger::Outcome::Replayed(_)), "{replay:?}");
+    let replay = s
+        .env
+        .run(mkoba_ledger::Command::Submit(mkoba_ledger::TxnRequest {
+            idempotency_key: "float-issuance:BANK-REF-77".into(),
+            kind: mkoba_ledger::TxnKind::FloatIssuance,
+            debit: s.env.system().issuance,
+            credit: float,
+            amount: mkoba_ledger::Money::from_minor(25_000_050, mkoba_ledger::Currency::KES),
+            memo: "trust deposit BANK-REF-77".into(),
+            metadata: String::new(),
+            pending_expiry_seconds: None,
+        }));
+    assert!(
+        matches!(replay, mkoba_ledger::Outcome::Replayed(_)),
+        "{replay:?}"
+    );
 
     // A rejected request issues nothing.
     maker.submit(
         "/portal/admin/float",
         "/portal/admin/float",
-        &[("agent", "SA1"), ("amount", "10"), ("reference", "BANK-REF-78")],
+        &[
+            ("agent", "SA1"),
+            ("amount", "10"),
+            ("reference", "BANK-REF-78"),
+        ],
     );
     let id2 = mkoba::portal::store::float_requests(&mut s.env.conn(), None, 10).unwrap()[0].id;
-    let page = checker.submit("/portal/admin/float", &format!("/portal/admin/float/{id2}/reject"), &[]);
+    let page = checker.submit(
+        "/portal/admin/float",
+        &format!("/portal/admin/float/{id2}/reject"),
+        &[],
+    );
     page.assert_has("rejected");
-    let page = checker.submit("/portal/admin/float", &format!("/portal/admin/float/{id2}/approve"), &[]);
+    let page = checker.submit(
+        "/portal/admin/float",
+        &format!("/portal/admin/float/{id2}/approve"),
+        &[],
+    );
     assert_eq!(page.status, 422);
     assert_eq!(s.env.balance(float), 25_000_050);
 
     // The schema itself refuses a self-approval.
     let mut conn = s.env.conn();
-    let sql = format!("UPDATE float_requests SET status = 'rejected', decided_by = recorded_by WHERE id = {id2}");
+    let sql = format!(
+        "UPDATE float_requests SET status = 'rejected', decided_by = recorded_by WHERE id = {id2}"
+    );
     let refused = mkoba::with_conn!(&mut *conn, |c| c.batch_execute(&sql));
     assert!(refused.is_err(), "decided_by = recorded_by must be refused");
     s.env.assert_reconciles();
@@ -113,11 +157,52 @@ fn admins_create_agents_and_merchants_and_freeze_accounts(backend: Backend) {
     admin.sign_in("OPS1");
 
     for (fields, problem) in [
-        (vec![("code", "A"), ("name", "Shop"), ("phone", "0711000201"), ("role", "agent")], "3 to 20"),
-        (vec![("code", "AG201"), ("name", "Shop"), ("phone", "12"), ("role", "agent")], "phone"),
-        (vec![("code", "AG201"), ("name", "Shop"), ("phone", "0711000201"), ("role", "boss")], "Choose agent"),
-        (vec![("code", "SA1"), ("name", "Shop"), ("phone", "0711000201"), ("role", "agent")], "taken"),
-        (vec![("code", "AG201"), ("name", "Shop"), ("phone", "0711000201"), ("role", "agent"), ("parent", "NOPE")], "parent"),
+        (
+            vec![
+                ("code", "A"),
+                ("name", "Shop"),
+                ("phone", "0711000201"),
+                ("role", "agent"),
+            ],
+            "3 to 20",
+        ),
+        (
+            vec![
+                ("code", "AG201"),
+                ("name", "Shop"),
+                ("phone", "12"),
+                ("role", "agent"),
+            ],
+            "phone",
+        ),
+        (
+            vec![
+                ("code", "AG201"),
+                ("name", "Shop"),
+                ("phone", "0711000201"),
+                ("role", "boss"),
+            ],
+            "Choose agent",
+        ),
+        (
+            vec![
+                ("code", "SA1"),
+                ("name", "Shop"),
+                ("phone", "0711000201"),
+                ("role", "agent"),
+            ],
+            "taken",
+        ),
+        (
+            vec![
+                ("code", "AG201"),
+                ("name", "Shop"),
+                ("phone", "0711000201"),
+                ("role", "agent"),
+                ("parent", "NOPE"),
+            ],
+            "parent",
+        ),
     ] {
         let page = admin.submit("/portal/admin", "/portal/admin/agents", &fields);
         assert_eq!(page.status, 422, "{problem}: {}", page.body);
@@ -126,7 +211,13 @@ fn admins_create_agents_and_merchants_and_freeze_accounts(backend: Backend) {
     let page = admin.submit(
         "/portal/admin",
         "/portal/admin/agents",
-        &[("code", "ag201"), ("name", "Duka La Mama"), ("phone", "0711000201"), ("role", "agent"), ("parent", "SA1")],
+        &[
+            ("code", "ag201"),
+            ("name", "Duka La Mama"),
+            ("phone", "0711000201"),
+            ("role", "agent"),
+            ("parent", "SA1"),
+        ],
     );
     assert_eq!(page.status, 200, "{}", page.body);
     let password = {
@@ -146,32 +237,58 @@ fn admins_create_agents_and_merchants_and_freeze_accounts(backend: Backend) {
     let page = owner.submit(
         "/portal/password",
         "/portal/password",
-        &[("current", &password), ("new", "duka-la-mama-1"), ("confirm", "duka-la-mama-1")],
+        &[
+            ("current", &password),
+            ("new", "duka-la-mama-1"),
+            ("confirm", "duka-la-mama-1"),
+        ],
     );
     assert_eq!(page.status, 303, "{}", page.body);
-    owner.get("/portal/dashboard").assert_has("AG201 Duka La Mama");
+    owner
+        .get("/portal/dashboard")
+        .assert_has("AG201 Duka La Mama");
     // The super-agent sees its new agent.
     let mut sa = Browser::new(&s);
     sa.sign_in("SA1");
     sa.get("/portal/agents").assert_has("AG201");
 
-    let page = admin.submit("/portal/admin", "/portal/admin/merchants", &[("code", "M900"), ("name", "Soko Fresh")]);
+    let page = admin.submit(
+        "/portal/admin",
+        "/portal/admin/merchants",
+        &[("code", "M900"), ("name", "Soko Fresh")],
+    );
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("Merchant M900 created");
-    assert!(mkoba::store::parties::merchant_by_code(&mut s.env.conn(), "M900").unwrap().is_some());
-    let page = admin.submit("/portal/admin", "/portal/admin/merchants", &[("code", "M900"), ("name", "Again")]);
+    assert!(
+        mkoba::store::parties::merchant_by_code(&mut s.env.conn(), "M900")
+            .unwrap()
+            .is_some()
+    );
+    let page = admin.submit(
+        "/portal/admin",
+        "/portal/admin/merchants",
+        &[("code", "M900"), ("name", "Again")],
+    );
     assert_eq!(page.status, 422);
 
     // Freeze by agent code; cash-in there is then refused with a message; unfreeze by id.
     let (float, _) = s.env.agent("AG1", 1_000_000);
     user(&s, "AG1", Role::AgentOwner, Some("AG1"));
     s.env.customer("+254700100001", Tier::Tier1);
-    let page = admin.submit("/portal/admin", "/portal/admin/accounts/status", &[("account", "ag1"), ("action", "freeze")]);
+    let page = admin.submit(
+        "/portal/admin",
+        "/portal/admin/accounts/status",
+        &[("account", "ag1"), ("action", "freeze")],
+    );
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("is now frozen");
     let mut agent = Browser::new(&s);
     agent.sign_in("AG1");
-    let refused = agent.submit("/portal/cash-in", "/portal/cash-in/check", &[("phone", "0700100001"), ("amount", "100")]);
+    let refused = agent.submit(
+        "/portal/cash-in",
+        "/portal/cash-in/check",
+        &[("phone", "0700100001"), ("amount", "100")],
+    );
     assert_eq!(refused.status, 422);
     refused.assert_has("frozen");
     let page = admin.submit(
@@ -180,20 +297,40 @@ fn admins_create_agents_and_merchants_and_freeze_accounts(backend: Backend) {
         &[("account", &float.0.to_string()), ("action", "unfreeze")],
     );
     page.assert_has("is now active");
-    let ok = agent.submit("/portal/cash-in", "/portal/cash-in/check", &[("phone", "0700100001"), ("amount", "100")]);
+    let ok = agent.submit(
+        "/portal/cash-in",
+        "/portal/cash-in/check",
+        &[("phone", "0700100001"), ("amount", "100")],
+    );
     assert_eq!(ok.status, 200, "{}", ok.body);
     // Customers by number; the operator's own accounts are off limits.
     admin
-        .submit("/portal/admin", "/portal/admin/accounts/status", &[("account", "0700100001"), ("action", "freeze")])
+        .submit(
+            "/portal/admin",
+            "/portal/admin/accounts/status",
+            &[("account", "0700100001"), ("action", "freeze")],
+        )
         .assert_has("is now frozen");
     let issuance = s.env.system().issuance.0.to_string();
-    let page = admin.submit("/portal/admin", "/portal/admin/accounts/status", &[("account", &issuance), ("action", "freeze")]);
+    let page = admin.submit(
+        "/portal/admin",
+        "/portal/admin/accounts/status",
+        &[("account", &issuance), ("action", "freeze")],
+    );
     assert_eq!(page.status, 422);
     page.assert_has("own accounts cannot be frozen");
-    let page = admin.submit("/portal/admin", "/portal/admin/accounts/status", &[("account", "NOSUCH"), ("action", "freeze")]);
+    let page = admin.submit(
+        "/portal/admin",
+        "/portal/admin/accounts/status",
+        &[("account", "NOSUCH"), ("action", "freeze")],
+    );
     assert_eq!(page.status, 422);
     assert_eq!(
-        mkoba::store::reads::account(&mut s.env.conn(), s.env.system().issuance.0).unwrap().unwrap().1.status,
+        mkoba::store::reads::account(&mut s.env.conn(), s.env.system().issuance.0)
+            .unwrap()
+            .unwrap()
+            .1
+            .status,
         AccountStatus::Active
     );
 }
@@ -209,7 +346,11 @@ fn reconciliation_and_the_append_only_audit_log(backend: Backend) {
     assert_eq!(page.status, 200);
     page.assert_has("BALANCED");
     page.assert_has("KES 20,000.00"); // the agent float, in the trial balance
-    assert_eq!(journal(&s), before, "reconciling writes nothing to the ledger");
+    assert_eq!(
+        journal(&s),
+        before,
+        "reconciling writes nothing to the ledger"
+    );
 
     let audit = admin.get("/portal/admin/audit");
     audit.assert_has("reconcile");
@@ -218,13 +359,20 @@ fn reconciliation_and_the_append_only_audit_log(backend: Backend) {
 
     // The log cannot be edited or emptied, on either database.
     let mut conn = s.env.conn();
-    for sql in ["UPDATE portal_audit SET outcome = 'ok'", "DELETE FROM portal_audit"] {
+    for sql in [
+        "UPDATE portal_audit SET outcome = 'ok'",
+        "DELETE FROM portal_audit",
+    ] {
         let refused = mkoba::with_conn!(&mut *conn, |c| c.batch_execute(sql));
         assert!(refused.is_err(), "{sql} must be refused");
     }
     let rows = mkoba::portal::store::recent_audit(&mut conn, 100).unwrap();
     let actions: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
-    assert_eq!(actions, ["reconcile", "sign_in"], "newest first, nothing lost");
+    assert_eq!(
+        actions,
+        ["reconcile", "sign_in"],
+        "newest first, nothing lost"
+    );
 }
 
 fn owners_add_till_operators_who_choose_their_own_password(backend: Backend) {
@@ -254,7 +402,11 @@ fn owners_add_till_operators_who_choose_their_own_password(backend: Backend) {
     let page = till.submit(
         "/portal/password",
         "/portal/password",
-        &[("current", &password), ("new", "wanjiku-till-1"), ("confirm", "wanjiku-till-1")],
+        &[
+            ("current", &password),
+            ("new", "wanjiku-till-1"),
+            ("confirm", "wanjiku-till-1"),
+        ],
     );
     assert_eq!(page.status, 303);
     let home = till.get("/portal/dashboard");

@@ -35,7 +35,14 @@ fn an_agent_works_the_counter_in_a_real_browser() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/portal.mjs");
     let output = Command::new("node")
         .arg(&script)
-        .args([s.base.as_str(), "AG1-T1", PASSWORD, "0700100001", "750", "TEST C***"])
+        .args([
+            s.base.as_str(),
+            "AG1-T1",
+            PASSWORD,
+            "0700100001",
+            "750",
+            "TEST C***",
+        ])
         .env("PLAYWRIGHT_CORE_DIR", &playwright)
         .env("CHROMIUM_BIN", &chromium)
         .output()
@@ -53,10 +60,7 @@ fn an_agent_works_the_counter_in_a_real_browser() {
     // One cash-in of 750 (despite the double click) and the withdrawal paid out.
     assert_eq!(s.env.balance(wallet), 100_000 + 75_000 - 20_000 - 2_900);
     assert_eq!(s.env.available(wallet), s.env.balance(wallet));
-    assert_eq!(
-        s.env.balance(float),
-        10_000_000 - 100_000 - 75_000 + 20_000
-    );
+    assert_eq!(s.env.balance(float), 10_000_000 - 100_000 - 75_000 + 20_000);
     // Commission: 15 on each of the 1,000 and 750 cash-ins, 8 on the 200 cash-out.
     assert_eq!(s.env.balance(commission), 1_500 + 1_500 + 800);
     s.env.assert_reconciles();

@@ -73,7 +73,10 @@ pub fn super_agent(s: &Running, code: &str, float_minor: i64) -> AccountId {
             created.float,
             float_minor,
         );
-        assert!(matches!(outcome, mkoba_ledger::Outcome::Accepted(_)), "{outcome:?}");
+        assert!(
+            matches!(outcome, mkoba_ledger::Outcome::Accepted(_)),
+            "{outcome:?}"
+        );
     }
     user(s, code, Role::SuperAgent, Some(code));
     created.float

@@ -39,7 +39,10 @@ pub fn ussd(s: &Running, session: &str, phone: &str, text: &str) -> String {
     .unwrap();
     s.runtime.block_on(async {
         s.client
-            .post(format!("{}/ussd/africastalking?token={GATEWAY_TOKEN}", s.base))
+            .post(format!(
+                "{}/ussd/africastalking?token={GATEWAY_TOKEN}",
+                s.base
+            ))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form)
             .send()
@@ -89,7 +92,10 @@ fn cash_in_confirms_the_name_posts_once_and_texts_both_parties(backend: Backend)
     b.sign_in("AG1-T1");
 
     let confirm = cash_in_confirm(&mut b, "0700 100 001", "1,000");
-    assert_eq!(confirm.status, 422, "a thousands separator is not an amount");
+    assert_eq!(
+        confirm.status, 422,
+        "a thousands separator is not an amount"
+    );
     confirm.assert_has("as digits");
     confirm.assert_has("value=\"0700 100 001\""); // what was typed is kept
 
@@ -98,7 +104,10 @@ fn cash_in_confirms_the_name_posts_once_and_texts_both_parties(backend: Backend)
     confirm.assert_has("TEST C***"); // the masked name to check with the customer
     confirm.assert_has("0700***001");
     confirm.assert_has("KES 1,000.00");
-    assert!(!confirm.body.contains("Test Customer"), "the full name never shows");
+    assert!(
+        !confirm.body.contains("Test Customer"),
+        "the full name never shows"
+    );
     assert_eq!(s.env.balance(wallet), 0, "checking moves nothing");
 
     let fields = [
@@ -123,14 +132,28 @@ fn cash_in_confirms_the_name_posts_once_and_texts_both_parties(backend: Backend)
     again.assert_has(&code);
     assert_eq!(s.env.balance(wallet), 100_000);
     assert_eq!(s.env.balance(float), 10_000_000 - 100_000);
-    assert_eq!(s.env.balance(commission), 1_500, "commission on a 1,000 cash-in");
+    assert_eq!(
+        s.env.balance(commission),
+        1_500,
+        "commission on a 1,000 cash-in"
+    );
     assert_eq!(journal(&s).0, before.0 + 1, "one transaction");
 
     // Both parties are texted, with the code.
     let customer = sms_to(&s, "+254700100001");
-    assert!(customer.iter().any(|(t, body)| t == "cash_in" && body.contains(&code)), "{customer:?}");
+    assert!(
+        customer
+            .iter()
+            .any(|(t, body)| t == "cash_in" && body.contains(&code)),
+        "{customer:?}"
+    );
     let agent = sms_to(&s, "+254711999999");
-    assert!(agent.iter().any(|(t, body)| t == "agent_cash_in" && body.contains(&code)), "{agent:?}");
+    assert!(
+        agent
+            .iter()
+            .any(|(t, body)| t == "agent_cash_in" && body.contains(&code)),
+        "{agent:?}"
+    );
 
     // The same form token for a different amount is refused, not posted.
     let mut changed = fields.clone();
@@ -183,20 +206,33 @@ fn cash_in_refusals_are_form_messages_that_move_nothing(backend: Backend) {
     let page = b.submit(
         "/portal/cash-in",
         "/portal/cash-in",
-        &[("phone", "0700100002"), ("amount", "60000"), ("token", &"Q".repeat(32))],
+        &[
+            ("phone", "0700100002"),
+            ("amount", "60000"),
+            ("token", &"Q".repeat(32)),
+        ],
     );
     assert_eq!(page.status, 422);
     page.assert_has("Not enough money");
     let page = b.submit(
         "/portal/cash-in",
         "/portal/cash-in",
-        &[("phone", "0700100002"), ("amount", "100"), ("token", "short:token")],
+        &[
+            ("phone", "0700100002"),
+            ("amount", "100"),
+            ("token", "short:token"),
+        ],
     );
     assert_eq!(page.status, 422);
     page.assert_has("not valid any more");
 
     // A frozen float: refused by the ledger, shown as a message.
-    parties::set_status(&mut s.env.conn(), float, mkoba_ledger::AccountStatus::Frozen).unwrap();
+    parties::set_status(
+        &mut s.env.conn(),
+        float,
+        mkoba_ledger::AccountStatus::Frozen,
+    )
+    .unwrap();
     let page = cash_in_confirm(&mut b, "0700100002", "100");
     assert_eq!(page.status, 422);
     page.assert_has("frozen");
@@ -236,7 +272,11 @@ fn customer_started_withdrawals_are_paid_out_only_by_their_agent(backend: Backen
     other.sign_in("AG2");
     let list = other.get("/portal/cash-out");
     list.assert_has("None right now");
-    let page = other.submit("/portal/cash-out", &format!("/portal/cash-out/{pending}/pay"), &[]);
+    let page = other.submit(
+        "/portal/cash-out",
+        &format!("/portal/cash-out/{pending}/pay"),
+        &[],
+    );
     assert_eq!(page.status, 404, "{}", page.body);
     page.assert_has("not waiting at this agent");
 
@@ -259,7 +299,11 @@ fn customer_started_withdrawals_are_paid_out_only_by_their_agent(backend: Backen
     again.assert_has("Already done");
     assert_eq!(s.env.balance(wallet), 500_000 - 50_000 - 2_900);
     assert_eq!(s.env.available(wallet), held);
-    assert_eq!(s.env.balance(commission), 3_500 + 800, "cash-in (5,000) and cash-out (500) commissions");
+    assert_eq!(
+        s.env.balance(commission),
+        3_500 + 800,
+        "cash-in (5,000) and cash-out (500) commissions"
+    );
     assert!(sms_to(&s, jane).iter().any(|(t, _)| t == "cash_out"));
     b.get("/portal/cash-out").assert_has("None right now");
     s.env.assert_reconciles();
@@ -294,8 +338,16 @@ fn an_agent_started_cash_out_waits_for_the_customer_in_ussd_approvals(backend: B
     sent.assert_has("id=\"approvals\"");
     // Sent twice: one request.
     b.post("/portal/cash-out/start", &fields);
-    assert_eq!(s.env.balance(wallet), 500_000, "nothing moves before the PIN");
-    assert_eq!(s.env.available(wallet), 500_000 - 30_000 - 2_900, "reserved once");
+    assert_eq!(
+        s.env.balance(wallet),
+        500_000,
+        "nothing moves before the PIN"
+    );
+    assert_eq!(
+        s.env.available(wallet),
+        500_000 - 30_000 - 2_900,
+        "reserved once"
+    );
 
     // The agent cannot post it: only the customer approves.
     let id = sent
@@ -313,7 +365,11 @@ fn an_agent_started_cash_out_waits_for_the_customer_in_ussd_approvals(backend: B
             .ok()
         })
         .unwrap();
-    let page = b.submit("/portal/cash-out", &format!("/portal/cash-out/{id}/pay"), &[]);
+    let page = b.submit(
+        "/portal/cash-out",
+        &format!("/portal/cash-out/{id}/pay"),
+        &[],
+    );
     assert_eq!(page.status, 404);
 
     // Jane approves it in USSD menu 7 with her PIN.
@@ -347,23 +403,40 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
     let page = b.submit(
         "/portal/customers",
         "/portal/customers/register",
-        &[("phone", "0700200001"), ("name", "Grace  Akinyi"), ("id_document", "a 1234 567"), ("language", "sw")],
+        &[
+            ("phone", "0700200001"),
+            ("name", "Grace  Akinyi"),
+            ("id_document", "a 1234 567"),
+            ("language", "sw"),
+        ],
     );
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("GRACE A***");
     assert_eq!(tier_of("+254700200001"), Tier::Tier1);
     let texts = sms_to(&s, "+254700200001");
     let templates: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
-    assert!(templates.contains(&"welcome") && templates.contains(&"pin_reset"), "{templates:?}");
+    assert!(
+        templates.contains(&"welcome") && templates.contains(&"pin_reset"),
+        "{templates:?}"
+    );
     let (locked, must_change) = {
-        let profile = parties::customer_profile(&mut s.env.conn(), "+254700200001").unwrap().unwrap();
+        let profile = parties::customer_profile(&mut s.env.conn(), "+254700200001")
+            .unwrap()
+            .unwrap();
         parties::pin_flags(&mut s.env.conn(), profile.id).unwrap()
     };
-    assert!(!locked && must_change, "the start PIN must be changed at first use");
+    assert!(
+        !locked && must_change,
+        "the start PIN must be changed at first use"
+    );
     let page = b.submit(
         "/portal/customers",
         "/portal/customers/register",
-        &[("phone", "0700200001"), ("name", "Grace Akinyi"), ("id_document", "A1234567")],
+        &[
+            ("phone", "0700200001"),
+            ("name", "Grace Akinyi"),
+            ("id_document", "A1234567"),
+        ],
     );
     assert_eq!(page.status, 422);
     page.assert_has("already registered");
@@ -372,9 +445,30 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
     let jane = "+254700100001";
     customer_with_pin(&s, jane, Tier::Tier0, float, 0);
     for (fields, problem) in [
-        (vec![("phone", "0700100001"), ("name", "J"), ("id_document", "B7654321")], "name as on the ID"),
-        (vec![("phone", "0700100001"), ("name", "Jane Doe"), ("id_document", "<b>")], "ID document number"),
-        (vec![("phone", "nope"), ("name", "Jane Doe"), ("id_document", "B7654321")], "phone number"),
+        (
+            vec![
+                ("phone", "0700100001"),
+                ("name", "J"),
+                ("id_document", "B7654321"),
+            ],
+            "name as on the ID",
+        ),
+        (
+            vec![
+                ("phone", "0700100001"),
+                ("name", "Jane Doe"),
+                ("id_document", "<b>"),
+            ],
+            "ID document number",
+        ),
+        (
+            vec![
+                ("phone", "nope"),
+                ("name", "Jane Doe"),
+                ("id_document", "B7654321"),
+            ],
+            "phone number",
+        ),
     ] {
         let page = b.submit("/portal/customers", "/portal/customers/register", &fields);
         assert_eq!(page.status, 422);
@@ -383,7 +477,11 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
     let page = b.submit(
         "/portal/customers",
         "/portal/customers/register",
-        &[("phone", "0700100001"), ("name", "Jane Doe"), ("id_document", "B7654321")],
+        &[
+            ("phone", "0700100001"),
+            ("name", "Jane Doe"),
+            ("id_document", "B7654321"),
+        ],
     );
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(tier_of(jane), Tier::Tier1);
@@ -411,20 +509,31 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
         )
     };
     reset(&mut b, "B7654321").assert_has("not locked");
-    let profile = parties::customer_profile(&mut s.env.conn(), jane).unwrap().unwrap();
+    let profile = parties::customer_profile(&mut s.env.conn(), jane)
+        .unwrap()
+        .unwrap();
     for _ in 0..3 {
         mkoba::pin::verify_blocking(&s.env.app, profile.id, "0000").unwrap();
     }
-    assert_eq!(parties::pin_flags(&mut s.env.conn(), profile.id).unwrap(), (true, false));
+    assert_eq!(
+        parties::pin_flags(&mut s.env.conn(), profile.id).unwrap(),
+        (true, false)
+    );
     let page = reset(&mut b, "C1111111");
     assert_eq!(page.status, 422);
     page.assert_has("does not match");
     let page = reset(&mut b, "B7654321");
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("unlocked");
-    assert_eq!(parties::pin_flags(&mut s.env.conn(), profile.id).unwrap(), (false, true));
+    assert_eq!(
+        parties::pin_flags(&mut s.env.conn(), profile.id).unwrap(),
+        (false, true)
+    );
     let texts = sms_to(&s, jane);
-    let start = texts.iter().find(|(t, _)| t == "pin_reset").expect("a start PIN by SMS");
+    let start = texts
+        .iter()
+        .find(|(t, _)| t == "pin_reset")
+        .expect("a start PIN by SMS");
     assert!(start.1.chars().filter(char::is_ascii_digit).count() >= 4);
 
     // Every step is in the audit log, without the full number.
@@ -433,7 +542,10 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
     for action in ["register_customer", "upgrade_tier", "reset_pin"] {
         assert!(actions.contains(&action), "{actions:?}");
     }
-    assert!(audit.iter().all(|r| !r.4.contains("0700100001")), "numbers are masked in the log");
+    assert!(
+        audit.iter().all(|r| !r.4.contains("0700100001")),
+        "numbers are masked in the log"
+    );
 }
 
 fn statements_page_and_export_only_the_agents_own_accounts(backend: Backend) {
@@ -443,7 +555,8 @@ fn statements_page_and_export_only_the_agents_own_accounts(backend: Backend) {
     let (other_float, _) = agent_with_owner(&s, "AG2", 1_000_000);
     let wallet = s.env.customer("+254700100001", Tier::Tier1);
     for i in 0..7 {
-        s.env.submit(TxnKind::Deposit, float, wallet, 10_000 + i * 100);
+        s.env
+            .submit(TxnKind::Deposit, float, wallet, 10_000 + i * 100);
     }
     s.env.submit(TxnKind::Deposit, other_float, wallet, 77_700);
     let mut b = Browser::new(&s);
@@ -454,15 +567,27 @@ fn statements_page_and_export_only_the_agents_own_accounts(backend: Backend) {
     assert_eq!(first.status, 200);
     first.assert_has("TEST C***");
     first.assert_has("106.00");
-    assert!(!first.body.contains("777.00"), "another agent's cash-in never shows");
+    assert!(
+        !first.body.contains("777.00"),
+        "another agent's cash-in never shows"
+    );
     let rows = |p: &super::Page| p.body.matches("<tr><td>").count();
     assert_eq!(rows(&first), 5);
     let older = {
-        let start = first.body.find("id=\"older\"").map(|_| first.body.find("before=").unwrap() + 7).unwrap();
+        let start = first
+            .body
+            .find("id=\"older\"")
+            .map(|_| first.body.find("before=").unwrap() + 7)
+            .unwrap();
         first.body[start..].split('"').next().unwrap().to_owned()
     };
     let second = b.get(&format!("/portal/statements?account=float&before={older}"));
-    assert_eq!(rows(&second), 3, "2 more cash-ins and the float issuance:\n{}", second.body);
+    assert_eq!(
+        rows(&second),
+        3,
+        "2 more cash-ins and the float issuance:\n{}",
+        second.body
+    );
     assert!(!second.body.contains("id=\"older\""));
 
     let commission = b.get("/portal/statements?account=commission");
@@ -473,14 +598,27 @@ fn statements_page_and_export_only_the_agents_own_accounts(backend: Backend) {
     let csv = b.get("/portal/statements.csv?account=float");
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
-    assert!(csv.header("content-disposition").contains("statement-AG1-float.csv"));
+    assert!(csv
+        .header("content-disposition")
+        .contains("statement-AG1-float.csv"));
     let lines: Vec<&str> = csv.body.lines().collect();
-    assert_eq!(lines[0], "transaction_id,code,time,kind,phase,leg,counterparty,amount,currency,memo");
+    assert_eq!(
+        lines[0],
+        "transaction_id,code,time,kind,phase,leg,counterparty,amount,currency,memo"
+    );
     assert_eq!(lines.len(), 1 + 8);
-    assert!(lines.iter().any(|l| l.contains(",deposit,posted,principal,TEST C***,-106.00,KES,")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(",deposit,posted,principal,TEST C***,-106.00,KES,")),
+        "{lines:?}"
+    );
 
     // No way to name anyone else's account.
-    for path in ["/portal/statements?account=42", "/portal/statements.csv?account=wallet"] {
+    for path in [
+        "/portal/statements?account=42",
+        "/portal/statements.csv?account=wallet",
+    ] {
         assert_eq!(b.get(path).status, 404, "{path}");
     }
     let mut till = Browser::new(&s);
@@ -498,10 +636,15 @@ fn a_super_agent_moves_float_only_with_its_own_agents(backend: Backend) {
         use diesel::prelude::*;
         use mkoba::store::schema::agents;
         let mut conn = s.env.conn();
-        let sa = mkoba::portal::store::agent_by_code(&mut conn, "SA1").unwrap().unwrap().id;
-        mkoba::with_conn!(&mut *conn, |c| diesel::update(agents::table.filter(agents::code.eq("AG1")))
-            .set(agents::parent_agent_id.eq(Some(sa)))
-            .execute(c))
+        let sa = mkoba::portal::store::agent_by_code(&mut conn, "SA1")
+            .unwrap()
+            .unwrap()
+            .id;
+        mkoba::with_conn!(&mut *conn, |c| diesel::update(
+            agents::table.filter(agents::code.eq("AG1"))
+        )
+        .set(agents::parent_agent_id.eq(Some(sa)))
+        .execute(c))
         .unwrap();
     }
     let mut b = Browser::new(&s);
@@ -514,7 +657,11 @@ fn a_super_agent_moves_float_only_with_its_own_agents(backend: Backend) {
         let confirm = b.submit(
             "/portal/agents",
             "/portal/agents/check",
-            &[("agent", agent), ("direction", direction), ("amount", amount)],
+            &[
+                ("agent", agent),
+                ("direction", direction),
+                ("amount", amount),
+            ],
         );
         if confirm.status != 200 {
             return confirm;
@@ -529,15 +676,24 @@ fn a_super_agent_moves_float_only_with_its_own_agents(backend: Backend) {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let done = b.post("/portal/agents/move", &fields);
         let twice = b.post("/portal/agents/move", &fields);
-        assert_eq!(twice.status, done.status, "a resubmitted move answers the same");
+        assert_eq!(
+            twice.status, done.status,
+            "a resubmitted move answers the same"
+        );
         done
     };
     let page = move_float(&mut b, "AG1", "to", "2000");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert_eq!((s.env.balance(sa_float), s.env.balance(mine)), (4_800_000, 1_200_000));
+    assert_eq!(
+        (s.env.balance(sa_float), s.env.balance(mine)),
+        (4_800_000, 1_200_000)
+    );
     let page = move_float(&mut b, "AG1", "from", "500");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert_eq!((s.env.balance(sa_float), s.env.balance(mine)), (4_850_000, 1_150_000));
+    assert_eq!(
+        (s.env.balance(sa_float), s.env.balance(mine)),
+        (4_850_000, 1_150_000)
+    );
 
     let page = move_float(&mut b, "AG2", "to", "100");
     assert_eq!(page.status, 422);

@@ -53,9 +53,10 @@ fn sign_in_sets_a_strict_cookie_and_rotates_the_session(backend: Backend) {
 
     // An id an attacker planted is never adopted.
     let mut victim = Browser::new(&s);
-    victim
-        .cookies
-        .insert("mkoba_portal".into(), "AttackerChosenId1234567890abcdefghij".into());
+    victim.cookies.insert(
+        "mkoba_portal".into(),
+        "AttackerChosenId1234567890abcdefghij".into(),
+    );
     victim.sign_in("AG1");
     assert_ne!(
         victim.session().as_deref(),
@@ -63,12 +64,16 @@ fn sign_in_sets_a_strict_cookie_and_rotates_the_session(backend: Backend) {
     );
 
     // Behind TLS the cookie is Secure too.
-    let tls = spawn_with(backend, |c| c.server.public_url = "https://portal.example".into());
+    let tls = spawn_with(backend, |c| {
+        c.server.public_url = "https://portal.example".into()
+    });
     agent_with_owner(&tls, "AG1", 0);
     let mut b = Browser::new(&tls);
     let page = b.sign_in("AG1");
     assert!(
-        page.set_cookies().iter().any(|c| c.starts_with("mkoba_portal=") && c.contains("; Secure")),
+        page.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("mkoba_portal=") && c.contains("; Secure")),
         "{:?}",
         page.set_cookies()
     );
@@ -125,7 +130,9 @@ fn wrong_passwords_lock_the_login_with_back_off(backend: Backend) {
             && action == "sign_in"
             && outcome.contains("unknown")));
     assert!(
-        audit.iter().all(|(_, _, _, _, detail, _)| !detail.contains("not-the-password")),
+        audit
+            .iter()
+            .all(|(_, _, _, _, detail, _)| !detail.contains("not-the-password")),
         "passwords never reach the audit log"
     );
 }
@@ -192,7 +199,12 @@ fn forms_without_the_csrf_token_change_nothing(backend: Backend) {
         if let Some(c) = &csrf {
             all.push(("csrf", c));
         }
-        for path in ["/portal/cash-in/check", "/portal/cash-in", "/portal/customers/register", "/portal/password"] {
+        for path in [
+            "/portal/cash-in/check",
+            "/portal/cash-in",
+            "/portal/customers/register",
+            "/portal/password",
+        ] {
             let page = b.post(path, &all);
             assert_eq!(page.status, 403, "{path} with {csrf:?}");
             page.assert_has("Form expired");
@@ -201,7 +213,11 @@ fn forms_without_the_csrf_token_change_nothing(backend: Backend) {
     // Not even a well-formed final cash-in form gets through without it.
     let page = b.post(
         "/portal/cash-in",
-        &[("phone", "0700100001"), ("amount", "100"), ("token", &"A".repeat(32))],
+        &[
+            ("phone", "0700100001"),
+            ("amount", "100"),
+            ("token", &"A".repeat(32)),
+        ],
     );
     assert_eq!(page.status, 403);
     // Sign-out needs it too, so another site cannot sign people out.
@@ -213,7 +229,11 @@ fn forms_without_the_csrf_token_change_nothing(backend: Backend) {
     fresh.cookies.clear();
     let page = fresh.post(
         "/portal/sign-in",
-        &[("pre", &pre), ("login", "AG1"), ("password", super::PASSWORD)],
+        &[
+            ("pre", &pre),
+            ("login", "AG1"),
+            ("password", super::PASSWORD),
+        ],
     );
     assert_eq!(page.status, 403);
     assert!(fresh.session().is_none());
@@ -250,19 +270,47 @@ fn every_role_sees_only_its_pages(backend: Backend) {
     let allowed: [(&str, &[&str]); 4] = [
         (
             "AG1",
-            &["/portal/dashboard", "/portal/cash-in", "/portal/cash-out", "/portal/customers", "/portal/statements", "/portal/statements.csv", "/portal/tills", "/portal/password"],
+            &[
+                "/portal/dashboard",
+                "/portal/cash-in",
+                "/portal/cash-out",
+                "/portal/customers",
+                "/portal/statements",
+                "/portal/statements.csv",
+                "/portal/tills",
+                "/portal/password",
+            ],
         ),
         (
             "AG1-T1",
-            &["/portal/dashboard", "/portal/cash-in", "/portal/cash-out", "/portal/customers", "/portal/password"],
+            &[
+                "/portal/dashboard",
+                "/portal/cash-in",
+                "/portal/cash-out",
+                "/portal/customers",
+                "/portal/password",
+            ],
         ),
         (
             "SA1",
-            &["/portal/dashboard", "/portal/statements", "/portal/statements.csv", "/portal/agents", "/portal/password"],
+            &[
+                "/portal/dashboard",
+                "/portal/statements",
+                "/portal/statements.csv",
+                "/portal/agents",
+                "/portal/password",
+            ],
         ),
         (
             "OPS1",
-            &["/portal/dashboard", "/portal/admin", "/portal/admin/float", "/portal/admin/reconcile", "/portal/admin/audit", "/portal/password"],
+            &[
+                "/portal/dashboard",
+                "/portal/admin",
+                "/portal/admin/float",
+                "/portal/admin/reconcile",
+                "/portal/admin/audit",
+                "/portal/password",
+            ],
         ),
     ];
     for (login, ok) in allowed {
@@ -272,7 +320,11 @@ fn every_role_sees_only_its_pages(backend: Backend) {
             let page = b.get(path);
             let expected = if ok.contains(&path) { 200 } else { 403 };
             assert_eq!(page.status, expected, "{login} GET {path}:\n{}", page.body);
-            assert!(page.body.len() < PAGE_BYTES_MAX, "{path} is {} bytes", page.body.len());
+            assert!(
+                page.body.len() < PAGE_BYTES_MAX,
+                "{path} is {} bytes",
+                page.body.len()
+            );
             if expected == 403 {
                 page.assert_has("Not allowed");
             }
@@ -299,9 +351,24 @@ fn a_password_change_ends_every_other_session(backend: Backend) {
 
     for (new, confirm, current, problem) in [
         ("short", "short", super::PASSWORD, "characters"),
-        ("a-new-password-1", "a-new-password-2", super::PASSWORD, "differ"),
-        ("my-ag1-password", "my-ag1-password", super::PASSWORD, "login code"),
-        ("a-new-password-1", "a-new-password-1", "wrong-current-pw", "current password is wrong"),
+        (
+            "a-new-password-1",
+            "a-new-password-2",
+            super::PASSWORD,
+            "differ",
+        ),
+        (
+            "my-ag1-password",
+            "my-ag1-password",
+            super::PASSWORD,
+            "login code",
+        ),
+        (
+            "a-new-password-1",
+            "a-new-password-1",
+            "wrong-current-pw",
+            "current password is wrong",
+        ),
     ] {
         let page = a.submit(
             "/portal/password",
@@ -314,7 +381,11 @@ fn a_password_change_ends_every_other_session(backend: Backend) {
     let page = a.submit(
         "/portal/password",
         "/portal/password",
-        &[("current", super::PASSWORD), ("new", "a-new-password-1"), ("confirm", "a-new-password-1")],
+        &[
+            ("current", super::PASSWORD),
+            ("new", "a-new-password-1"),
+            ("confirm", "a-new-password-1"),
+        ],
     );
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(
@@ -324,9 +395,21 @@ fn a_password_change_ends_every_other_session(backend: Backend) {
     assert_ne!(a.session().unwrap(), old, "a fresh session id");
     a.get("/portal/dashboard?notice=password-changed")
         .assert_has("Your password is changed");
-    assert_eq!(b.get("/portal/dashboard").status, 303, "the other browser is out");
-    assert_eq!(Browser::new(&s).try_sign_in("AG1", super::PASSWORD).status, 401);
-    assert_eq!(Browser::new(&s).try_sign_in("AG1", "a-new-password-1").status, 303);
+    assert_eq!(
+        b.get("/portal/dashboard").status,
+        303,
+        "the other browser is out"
+    );
+    assert_eq!(
+        Browser::new(&s).try_sign_in("AG1", super::PASSWORD).status,
+        401
+    );
+    assert_eq!(
+        Browser::new(&s)
+            .try_sign_in("AG1", "a-new-password-1")
+            .status,
+        303
+    );
 }
 
 #[test]
@@ -336,7 +419,12 @@ fn security_headers_are_on_every_portal_response() {
     let mut b = Browser::new(&s);
     let mut pages = vec![("/portal/sign-in", b.get("/portal/sign-in"))];
     b.sign_in("AG1");
-    for path in ["/portal/dashboard", "/portal/admin", "/portal/nowhere", "/portal/portal.css"] {
+    for path in [
+        "/portal/dashboard",
+        "/portal/admin",
+        "/portal/nowhere",
+        "/portal/portal.css",
+    ] {
         pages.push((path, b.get(path)));
     }
     pages.push(("POST without token", b.post("/portal/cash-in/check", &[])));
@@ -353,13 +441,25 @@ fn security_headers_are_on_every_portal_response() {
         assert!(page.body.len() < PAGE_BYTES_MAX, "{path}");
         if *path != "/portal/portal.css" {
             assert_eq!(page.header("cache-control"), "no-store", "{path}");
-            assert!(page.header("content-type").starts_with("text/html"), "{path}");
+            assert!(
+                page.header("content-type").starts_with("text/html"),
+                "{path}"
+            );
             assert!(!page.body.contains("<script"), "{path}: no JavaScript");
-            assert!(page.body.contains("width=device-width"), "{path}: phone viewport");
+            assert!(
+                page.body.contains("width=device-width"),
+                "{path}: phone viewport"
+            );
         }
     }
     // The stylesheet plus the largest page still fit the budget together.
-    let css = pages.iter().find(|(p, _)| *p == "/portal/portal.css").unwrap().1.body.len();
+    let css = pages
+        .iter()
+        .find(|(p, _)| *p == "/portal/portal.css")
+        .unwrap()
+        .1
+        .body
+        .len();
     assert!(css < 5_000, "stylesheet {css} bytes");
 }
 

@@ -74,7 +74,13 @@ struct AuditPage {
     rows: Vec<(String, String, String, String, String)>,
 }
 
-fn audit(app: &App, principal: &Principal, action: &str, detail: &str, outcome: &str) -> Result<(), StoreError> {
+fn audit(
+    app: &App,
+    principal: &Principal,
+    action: &str,
+    detail: &str,
+    outcome: &str,
+) -> Result<(), StoreError> {
     store::audit(
         &mut *checkout(&app.pool)?,
         &Audit {
@@ -88,14 +94,25 @@ fn audit(app: &App, principal: &Principal, action: &str, detail: &str, outcome: 
     )
 }
 
-async fn audit_async(app: &Arc<App>, principal: &Principal, action: &'static str, detail: String, outcome: String) -> Result<(), PortalError> {
+async fn audit_async(
+    app: &Arc<App>,
+    principal: &Principal,
+    action: &'static str,
+    detail: String,
+    outcome: String,
+) -> Result<(), PortalError> {
     let app = Arc::clone(app);
     let principal = principal.clone();
     blocking(move || audit(&app, &principal, action, &detail, &outcome)).await?;
     Ok(())
 }
 
-fn admin_view(principal: &Principal, status: StatusCode, notice: Option<Notice>, created: Option<(String, String)>) -> Result<HttpResponse, PortalError> {
+fn admin_view(
+    principal: &Principal,
+    status: StatusCode,
+    notice: Option<Notice>,
+    created: Option<(String, String)>,
+) -> Result<HttpResponse, PortalError> {
     view::html_status(
         status,
         &AdminPage {
@@ -111,7 +128,10 @@ async fn admin(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<HttpRespons
 }
 
 fn code_ok(code: &str) -> bool {
-    (3..=20).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (3..=20).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 async fn create_agent(
@@ -146,19 +166,29 @@ async fn create_agent(
             return refused("Choose agent or super-agent.");
         };
         let mut conn = checkout(&app2.pool)?;
-        if store::agent_by_code(&mut conn, &code)?.is_some() || store::user_by_login(&mut conn, &code)?.is_some() {
+        if store::agent_by_code(&mut conn, &code)?.is_some()
+            || store::user_by_login(&mut conn, &code)?.is_some()
+        {
             return refused("That code is taken.");
         }
-        let parent_id = if parent.is_empty() {
-            None
-        } else {
-            match store::agent_by_code(&mut conn, &parent)? {
-                Some(p) if role == AgentRole::Agent && is_super_agent(&mut conn, p.id)? => Some(p.id),
-                _ => return refused("The parent must be an existing super-agent (and only agents have one)."),
-            }
-        };
+        let parent_id =
+            if parent.is_empty() {
+                None
+            } else {
+                match store::agent_by_code(&mut conn, &parent)? {
+                    Some(p) if role == AgentRole::Agent && is_super_agent(&mut conn, p.id)? => {
+                        Some(p.id)
+                    }
+                    _ => return refused(
+                        "The parent must be an existing super-agent (and only agents have one).",
+                    ),
+                }
+            };
         let password = random_token(12);
-        let hash = app2.hasher.hash(&password).map_err(|e| StoreError::Io(e.to_string()))?;
+        let hash = app2
+            .hasher
+            .hash(&password)
+            .map_err(|e| StoreError::Io(e.to_string()))?;
         let created = parties::create_agent(
             &mut conn,
             &NewAgent {
@@ -187,7 +217,13 @@ async fn create_agent(
                 now: app2.clock.now().0,
             },
         )?;
-        audit(&app2, &p2, "create_agent", &format!("{code} ({})", role.as_str()), "ok")?;
+        audit(
+            &app2,
+            &p2,
+            "create_agent",
+            &format!("{code} ({})", role.as_str()),
+            "ok",
+        )?;
         Ok(Ok((code, password)))
     })
     .await?;
@@ -208,7 +244,10 @@ async fn create_agent(
 fn is_super_agent(conn: &mut AnyConnection, id: i64) -> Result<bool, StoreError> {
     use crate::store::schema::agents;
     use diesel::prelude::*;
-    let role: String = crate::with_conn!(conn, |c| agents::table.find(id).select(agents::role).first(c))?;
+    let role: String = crate::with_conn!(conn, |c| agents::table
+        .find(id)
+        .select(agents::role)
+        .first(c))?;
     Ok(role == AgentRole::SuperAgent.as_str())
 }
 
@@ -232,27 +271,50 @@ async fn create_merchant(
             if parties::merchant_by_code(&mut conn, &code)?.is_some() {
                 Err("That merchant code is taken.".to_owned())
             } else {
-                let created = parties::create_merchant(&mut conn, &code, &name, app2.config.ledger.default_currency)?;
-                Ok(format!("Merchant {code} created (account {}).", created.account.0))
+                let created = parties::create_merchant(
+                    &mut conn,
+                    &code,
+                    &name,
+                    app2.config.ledger.default_currency,
+                )?;
+                Ok(format!(
+                    "Merchant {code} created (account {}).",
+                    created.account.0
+                ))
             }
         };
         let detail = code.clone();
         match &outcome {
             Ok(_) => audit(&app2, &p2, "create_merchant", &detail, "ok")?,
-            Err(t) => audit(&app2, &p2, "create_merchant", &detail, &format!("refused: {t}"))?,
+            Err(t) => audit(
+                &app2,
+                &p2,
+                "create_merchant",
+                &detail,
+                &format!("refused: {t}"),
+            )?,
         }
         Ok(outcome)
     })
     .await?;
     match result {
         Ok(text) => admin_view(&principal, StatusCode::OK, Notice::ok(text), None),
-        Err(text) => admin_view(&principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text), None),
+        Err(text) => admin_view(
+            &principal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Notice::problem(text),
+            None,
+        ),
     }
 }
 
 /// Finds the account an admin names: an account id, a customer's number, an agent's code (its
 /// float) or a merchant's code.
-fn resolve_account(app: &App, conn: &mut AnyConnection, target: &str) -> Result<Option<AccountId>, StoreError> {
+fn resolve_account(
+    app: &App,
+    conn: &mut AnyConnection,
+    target: &str,
+) -> Result<Option<AccountId>, StoreError> {
     // Account ids never start with 0 and are short; national phone numbers start with 0.
     if !target.is_empty()
         && target.len() <= 9
@@ -298,26 +360,47 @@ async fn account_status(
                 return Ok(Err("No account matches that id, number or code.".to_owned()));
             };
             if row.owner_type == "operator" {
-                return Ok(Err("The operator's own accounts cannot be frozen here.".to_owned()));
+                return Ok(Err(
+                    "The operator's own accounts cannot be frozen here.".to_owned()
+                ));
             }
             parties::set_status(&mut conn, account, status)?;
-            Ok::<_, StoreError>(Ok(format!("Account {} ({}) is now {status}.", row.id, row.label)))
+            Ok::<_, StoreError>(Ok(format!(
+                "Account {} ({}) is now {status}.",
+                row.id, row.label
+            )))
         })()?;
         let detail = format!("{target} {}", status.map_or("?", |s| s.as_str()));
         match &outcome {
             Ok(_) => audit(&app2, &p2, "set_account_status", &detail, "ok")?,
-            Err(t) => audit(&app2, &p2, "set_account_status", &detail, &format!("refused: {t}"))?,
+            Err(t) => audit(
+                &app2,
+                &p2,
+                "set_account_status",
+                &detail,
+                &format!("refused: {t}"),
+            )?,
         }
         Ok(outcome)
     })
     .await?;
     match result {
         Ok(text) => admin_view(&principal, StatusCode::OK, Notice::ok(text), None),
-        Err(text) => admin_view(&principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text), None),
+        Err(text) => admin_view(
+            &principal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Notice::problem(text),
+            None,
+        ),
     }
 }
 
-async fn float_view(app: &Arc<App>, principal: &Principal, status: StatusCode, notice: Option<Notice>) -> Result<HttpResponse, PortalError> {
+async fn float_view(
+    app: &Arc<App>,
+    principal: &Principal,
+    status: StatusCode,
+    notice: Option<Notice>,
+) -> Result<HttpResponse, PortalError> {
     let app2 = Arc::clone(app);
     let me = principal.user_id;
     let requests = blocking(move || {
@@ -351,14 +434,19 @@ async fn float_view(app: &Arc<App>, principal: &Principal, status: StatusCode, n
     )
 }
 
-async fn float_page(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<HttpResponse, PortalError> {
+async fn float_page(
+    app: web::Data<Arc<App>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, ADMIN).await?;
     float_view(&app, &principal, StatusCode::OK, None).await
 }
 
 fn reference_ok(text: &str) -> bool {
     (3..=40).contains(&text.len())
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/' | b'.'))
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/' | b'.'))
 }
 
 /// The maker: records a trust deposit to be issued as float. Nothing moves yet.
@@ -371,7 +459,12 @@ async fn record_float(
     let code = store::normalize_login(form.get("agent"));
     let reference = form.get("reference").to_owned();
     let currency = app.config.ledger.default_currency;
-    let amount = crate::http::ledger_api::parse_amount(&app, form.get("amount"), currency.code(), Some(TxnKind::FloatIssuance));
+    let amount = crate::http::ledger_api::parse_amount(
+        &app,
+        form.get("amount"),
+        currency.code(),
+        Some(TxnKind::FloatIssuance),
+    );
     let app2 = Arc::clone(&app);
     let p2 = principal.clone();
     let result: Result<String, String> = blocking(move || {
@@ -403,7 +496,15 @@ async fn record_float(
     .await?;
     match result {
         Ok(text) => float_view(&app, &principal, StatusCode::OK, Notice::ok(text)).await,
-        Err(text) => float_view(&app, &principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text)).await,
+        Err(text) => {
+            float_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Notice::problem(text),
+            )
+            .await
+        }
     }
 }
 
@@ -414,9 +515,27 @@ fn request_id(req: &HttpRequest) -> i64 {
         .unwrap_or(0)
 }
 
-async fn refuse_approval(app: &Arc<App>, principal: &Principal, id: i64, text: String) -> Result<HttpResponse, PortalError> {
-    audit_async(app, principal, "approve_float", id.to_string(), format!("refused: {text}")).await?;
-    float_view(app, principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text)).await
+async fn refuse_approval(
+    app: &Arc<App>,
+    principal: &Principal,
+    id: i64,
+    text: String,
+) -> Result<HttpResponse, PortalError> {
+    audit_async(
+        app,
+        principal,
+        "approve_float",
+        id.to_string(),
+        format!("refused: {text}"),
+    )
+    .await?;
+    float_view(
+        app,
+        principal,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Notice::problem(text),
+    )
+    .await
 }
 
 /// The checker: a second admin approves, and only then is the float issued, keyed by the trust
@@ -430,19 +549,38 @@ async fn approve_float(
     let (principal, _) = session::require_post(&app, &req, &body, ADMIN).await?;
     let id = request_id(&req);
     let pool = app.pool.clone();
-    let found = blocking(move || store::float_requests(&mut *checkout(&pool)?, Some(id), 1)).await?;
+    let found =
+        blocking(move || store::float_requests(&mut *checkout(&pool)?, Some(id), 1)).await?;
     let Some(request) = found.into_iter().next() else {
         return refuse_approval(&app, &principal, id, "No such request.".into()).await;
     };
     if request.status != "pending" {
-        return refuse_approval(&app, &principal, id, format!("That request is already {}.", request.status)).await;
+        return refuse_approval(
+            &app,
+            &principal,
+            id,
+            format!("That request is already {}.", request.status),
+        )
+        .await;
     }
     if request.recorded_by == principal.user_id {
-        return refuse_approval(&app, &principal, id, "You recorded this request: a second admin must approve it.".into()).await;
+        return refuse_approval(
+            &app,
+            &principal,
+            id,
+            "You recorded this request: a second admin must approve it.".into(),
+        )
+        .await;
     }
     let currency = crate::store::rows::currency(&request.currency)?;
     let Some(issuance) = app.system.get(&currency).map(|s| s.issuance) else {
-        return refuse_approval(&app, &principal, id, friendly(mkoba_ledger::Rejection::CurrencyNotEnabled).into()).await;
+        return refuse_approval(
+            &app,
+            &principal,
+            id,
+            friendly(mkoba_ledger::Rejection::CurrencyNotEnabled).into(),
+        )
+        .await;
     };
     let command = Command::Submit(TxnRequest {
         idempotency_key: format!("float-issuance:{}", request.trust_reference),
@@ -456,7 +594,9 @@ async fn approve_float(
     });
     let receipt = match app.writer.submit(command).await? {
         Outcome::Accepted(r) | Outcome::Replayed(r) => r,
-        Outcome::Rejected(r) => return refuse_approval(&app, &principal, id, friendly(r).into()).await,
+        Outcome::Rejected(r) => {
+            return refuse_approval(&app, &principal, id, friendly(r).into()).await
+        }
     };
     let app2 = Arc::clone(&app);
     let p2 = principal.clone();
@@ -465,15 +605,28 @@ async fn approve_float(
     let code2 = code.clone();
     let decided = blocking(move || {
         let mut conn = checkout(&app2.pool)?;
-        let decided = store::decide_float_request(&mut conn, id, "approved", p2.user_id, Some(txn.0), app2.clock.now().0)?;
+        let decided = store::decide_float_request(
+            &mut conn,
+            id,
+            "approved",
+            p2.user_id,
+            Some(txn.0),
+            app2.clock.now().0,
+        )?;
         audit(&app2, &p2, "approve_float", &format!("{id} {code2}"), "ok")?;
         Ok(decided)
     })
     .await?;
     let text = if decided {
-        format!("Approved: {} issued to {} ({}).", Money::from_minor(request.amount_minor, currency), request.agent_code, code)
+        format!(
+            "Approved: {} issued to {} ({}).",
+            Money::from_minor(request.amount_minor, currency),
+            request.agent_code,
+            code
+        )
     } else {
-        "Another admin decided this request at the same moment; the float was issued once.".to_owned()
+        "Another admin decided this request at the same moment; the float was issued once."
+            .to_owned()
     };
     float_view(&app, &principal, StatusCode::OK, Notice::ok(text)).await
 }
@@ -489,12 +642,26 @@ async fn reject_float(
     let p2 = principal.clone();
     let result: Result<String, String> = blocking(move || {
         let mut conn = checkout(&app2.pool)?;
-        let outcome = match store::float_requests(&mut conn, Some(id), 1)?.into_iter().next() {
+        let outcome = match store::float_requests(&mut conn, Some(id), 1)?
+            .into_iter()
+            .next()
+        {
             None => Err("No such request.".to_owned()),
-            Some(r) if r.recorded_by == p2.user_id => Err("You recorded this request: a second admin must decide it.".to_owned()),
-            Some(r) if r.status != "pending" => Err(format!("That request is already {}.", r.status)),
+            Some(r) if r.recorded_by == p2.user_id => {
+                Err("You recorded this request: a second admin must decide it.".to_owned())
+            }
+            Some(r) if r.status != "pending" => {
+                Err(format!("That request is already {}.", r.status))
+            }
             Some(_) => {
-                if store::decide_float_request(&mut conn, id, "rejected", p2.user_id, None, app2.clock.now().0)? {
+                if store::decide_float_request(
+                    &mut conn,
+                    id,
+                    "rejected",
+                    p2.user_id,
+                    None,
+                    app2.clock.now().0,
+                )? {
                     Ok("Request rejected; no float was issued.".to_owned())
                 } else {
                     Err("Another admin decided this request first.".to_owned())
@@ -503,24 +670,45 @@ async fn reject_float(
         };
         match &outcome {
             Ok(_) => audit(&app2, &p2, "reject_float", &id.to_string(), "ok")?,
-            Err(t) => audit(&app2, &p2, "reject_float", &id.to_string(), &format!("refused: {t}"))?,
+            Err(t) => audit(
+                &app2,
+                &p2,
+                "reject_float",
+                &id.to_string(),
+                &format!("refused: {t}"),
+            )?,
         }
         Ok(outcome)
     })
     .await?;
     match result {
         Ok(text) => float_view(&app, &principal, StatusCode::OK, Notice::ok(text)).await,
-        Err(text) => float_view(&app, &principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text)).await,
+        Err(text) => {
+            float_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Notice::problem(text),
+            )
+            .await
+        }
     }
 }
 
-async fn reconcile_page(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<HttpResponse, PortalError> {
+async fn reconcile_page(
+    app: web::Data<Arc<App>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, ADMIN).await?;
     let app2 = Arc::clone(&app);
     let p2 = principal.clone();
     let report = blocking(move || {
         let report = reconcile::run(&mut *checkout(&app2.pool)?)?;
-        let outcome = if report.balanced() { "balanced" } else { "MISMATCH" };
+        let outcome = if report.balanced() {
+            "balanced"
+        } else {
+            "MISMATCH"
+        };
         audit(&app2, &p2, "reconcile", "", outcome)?;
         Ok(report)
     })
@@ -553,16 +741,22 @@ async fn reconcile_page(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<Ht
     })
 }
 
-async fn audit_page(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<HttpResponse, PortalError> {
+async fn audit_page(
+    app: web::Data<Arc<App>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, ADMIN).await?;
     let pool = app.pool.clone();
-    let rows = blocking(move || store::recent_audit(&mut *checkout(&pool)?, AUDIT_LISTED_MAX)).await?;
+    let rows =
+        blocking(move || store::recent_audit(&mut *checkout(&pool)?, AUDIT_LISTED_MAX)).await?;
     let offset = app.config.ledger.rules.utc_offset_seconds;
     view::html(&AuditPage {
         layout: Layout::new(&principal, "Audit log", "/portal/admin/audit"),
         rows: rows
             .into_iter()
-            .map(|(_, at, login, action, detail, outcome)| (view::when(at, offset), login, action, detail, outcome))
+            .map(|(_, at, login, action, detail, outcome)| {
+                (view::when(at, offset), login, action, detail, outcome)
+            })
             .collect(),
     })
 }

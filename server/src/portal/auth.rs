@@ -174,7 +174,11 @@ fn sign_in_blocking(
         )?;
         if until > now {
             tracing::warn!(user = user.id, "portal login locked after wrong passwords");
-            audit(&mut conn, Some(user.id), "refused: wrong password, now locked")?;
+            audit(
+                &mut conn,
+                Some(user.id),
+                "refused: wrong password, now locked",
+            )?;
             return Ok(SignIn::Locked {
                 minutes: minutes_until(until, now),
             });
@@ -192,7 +196,13 @@ fn sign_in_blocking(
     store::purge_sessions(&mut conn, now.saturating_sub(absolute_us))?;
     let session_id = session::new_session_id();
     let csrf = session::new_csrf_token();
-    store::create_session(&mut conn, &session::hash_id(&session_id), user.id, &csrf, now)?;
+    store::create_session(
+        &mut conn,
+        &session::hash_id(&session_id),
+        user.id,
+        &csrf,
+        now,
+    )?;
     audit(&mut conn, Some(user.id), "ok")?;
     Ok(SignIn::Ok {
         session_id,
@@ -337,7 +347,13 @@ async fn password_form(
 }
 
 /// Why a new password is refused, if it is.
-fn weak_password(new: &str, confirm: &str, current: &str, login: &str, len_min: usize) -> Option<String> {
+fn weak_password(
+    new: &str,
+    confirm: &str,
+    current: &str,
+    login: &str,
+    len_min: usize,
+) -> Option<String> {
     if new != confirm {
         return Some("The new password and its confirmation differ.".into());
     }
@@ -421,7 +437,13 @@ async fn change_password(
         store::delete_sessions_of(&mut conn, user_id)?;
         let session_id = session::new_session_id();
         let csrf = session::new_csrf_token();
-        store::create_session(&mut conn, &session::hash_id(&session_id), user_id, &csrf, now)?;
+        store::create_session(
+            &mut conn,
+            &session::hash_id(&session_id),
+            user_id,
+            &csrf,
+            now,
+        )?;
         store::audit(
             &mut conn,
             &Audit {
@@ -439,7 +461,10 @@ async fn change_password(
     match changed {
         None => refuse("The current password is wrong.".into()),
         Some(session_id) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/portal/dashboard?notice=password-changed"))
+            .insert_header((
+                header::LOCATION,
+                "/portal/dashboard?notice=password-changed",
+            ))
             .insert_header((
                 header::SET_COOKIE,
                 session::set_cookie(&app, &req, SESSION_COOKIE, Some(&session_id)),
@@ -568,8 +593,18 @@ mod tests {
         assert!(weak_password("a-long-secret", "a-long-secreX", "", "AG101", 10).is_some());
         assert!(weak_password("short", "short", "", "AG101", 10).is_some());
         assert!(weak_password("my-ag101-password", "my-ag101-password", "", "AG101", 10).is_some());
-        assert!(weak_password("same-as-before", "same-as-before", "same-as-before", "AG101", 10).is_some());
-        assert_eq!(weak_password("a-long-secret", "a-long-secret", "old", "AG101", 10), None);
+        assert!(weak_password(
+            "same-as-before",
+            "same-as-before",
+            "same-as-before",
+            "AG101",
+            10
+        )
+        .is_some());
+        assert_eq!(
+            weak_password("a-long-secret", "a-long-secret", "old", "AG101", 10),
+            None
+        );
         assert_eq!(minutes_until(61_000_000, 0), 2);
         assert_eq!(minutes_until(60_000_000, 0), 1);
     }

@@ -104,11 +104,11 @@ async fn check(
         ));
     };
     let currency = app.config.ledger.default_currency;
-    let amount = match crate::http::ledger_api::parse_amount(app, amount, currency.code(), Some(kind))
-    {
-        Ok(m) => m,
-        Err(r) => return Ok(Err(friendly(r).into())),
-    };
+    let amount =
+        match crate::http::ledger_api::parse_amount(app, amount, currency.code(), Some(kind)) {
+            Ok(m) => m,
+            Err(r) => return Ok(Err(friendly(r).into())),
+        };
     let pool = app.pool.clone();
     let number = msisdn.as_str().to_owned();
     let customer = blocking(move || store::customer_kyc(&mut *checkout(&pool)?, &number)).await?;
@@ -149,10 +149,10 @@ fn request(
 async fn dry_run(app: &Arc<App>, command: Command) -> Result<Outcome, PortalError> {
     let app = Arc::clone(app);
     let now = app.clock.now();
-    Ok(blocking(move || {
-        batch::dry_run(&mut *checkout(&app.pool)?, &app.ledger, now, &command)
-    })
-    .await?)
+    Ok(
+        blocking(move || batch::dry_run(&mut *checkout(&app.pool)?, &app.ledger, now, &command))
+            .await?,
+    )
 }
 
 fn metadata(principal: &Principal, agent_code: &str) -> serde_json::Value {
@@ -168,7 +168,10 @@ async fn float_available(app: &Arc<App>, principal: &Principal) -> Result<String
             .ok_or_else(|| StoreError::Corrupt("agent float missing".into()))
     })
     .await?;
-    Ok(view::money(state.available_minor().unwrap_or(0), state.currency))
+    Ok(view::money(
+        state.available_minor().unwrap_or(0),
+        state.currency,
+    ))
 }
 
 fn cash_in_form(
@@ -210,7 +213,14 @@ async fn cash_in_check(
             Notice::problem(text),
         )
     };
-    let checked = match check(&app, form.get("phone"), form.get("amount"), TxnKind::Deposit).await? {
+    let checked = match check(
+        &app,
+        form.get("phone"),
+        form.get("amount"),
+        TxnKind::Deposit,
+    )
+    .await?
+    {
         Ok(c) => c,
         Err(text) => return refuse(text),
     };
@@ -264,7 +274,14 @@ async fn cash_in(
             Notice::problem("This form is not valid any more. Check the details again."),
         );
     }
-    let checked = match check(&app, form.get("phone"), form.get("amount"), TxnKind::Deposit).await? {
+    let checked = match check(
+        &app,
+        form.get("phone"),
+        form.get("amount"),
+        TxnKind::Deposit,
+    )
+    .await?
+    {
         Ok(c) => c,
         Err(text) => {
             return cash_in_form(
@@ -304,7 +321,10 @@ async fn cash_in(
             "Commission earned",
             Money::from_minor(receipt.commission_minor, receipt.amount.currency()).to_string(),
         ),
-        ("Float available now", float_available(&app, &principal).await?),
+        (
+            "Float available now",
+            float_available(&app, &principal).await?,
+        ),
     ];
     facts.push(("SMS", "Confirmations go to the customer and to you.".into()));
     let notice = if replayed {
@@ -312,7 +332,14 @@ async fn cash_in(
     } else {
         Notice::ok("Cash-in done. Hand the customer their receipt code.")
     };
-    receipt_page(&principal, "Cash-in receipt", "/portal/cash-in", &receipt, facts, notice)
+    receipt_page(
+        &principal,
+        "Cash-in receipt",
+        "/portal/cash-in",
+        &receipt,
+        facts,
+        notice,
+    )
 }
 
 pub fn receipt_page(
@@ -358,14 +385,16 @@ async fn cash_out_view(
         store::pending_withdrawals(&mut *checkout(&pool)?, float, None, PENDING_LISTED_MAX)
     })
     .await?;
-    let (approvals, waiting): (Vec<_>, Vec<_>) =
-        pending.iter().partition(|p| p.awaiting_customer);
+    let (approvals, waiting): (Vec<_>, Vec<_>) = pending.iter().partition(|p| p.awaiting_customer);
     view::html_status(
         status,
         &CashOutPage {
             layout: Layout::new(principal, "Cash-out", "/portal/cash-out").with(notice),
             waiting: waiting.into_iter().map(|p| pending_view(app, p)).collect(),
-            approvals: approvals.into_iter().map(|p| pending_view(app, p)).collect(),
+            approvals: approvals
+                .into_iter()
+                .map(|p| pending_view(app, p))
+                .collect(),
             phone: form.get("phone").chars().take(32).collect(),
             amount: form.get("amount").chars().take(32).collect(),
         },
@@ -394,10 +423,9 @@ async fn pay_out(
         .and_then(|t| t.parse::<i64>().ok())
         .unwrap_or(0);
     let pool = app.pool.clone();
-    let found = blocking(move || {
-        store::pending_withdrawals(&mut *checkout(&pool)?, float, Some(id), 1)
-    })
-    .await?;
+    let found =
+        blocking(move || store::pending_withdrawals(&mut *checkout(&pool)?, float, Some(id), 1))
+            .await?;
     // Only a withdrawal into this agent's float, and one the customer started (one the agent
     // started is the customer's to approve, not the agent's).
     let Some(pending) = found.into_iter().next().filter(|p| !p.awaiting_customer) else {
@@ -460,14 +488,24 @@ async fn pay_out(
             "Commission earned",
             Money::from_minor(receipt.commission_minor, receipt.amount.currency()).to_string(),
         ),
-        ("Float available now", float_available(&app, &principal).await?),
+        (
+            "Float available now",
+            float_available(&app, &principal).await?,
+        ),
     ];
     let notice = if replayed {
         Notice::ok("Already done: this withdrawal was paid out once.")
     } else {
         Notice::ok("Cash-out posted. Hand the customer the cash.")
     };
-    receipt_page(&principal, "Cash-out receipt", "/portal/cash-out", &receipt, facts, notice)
+    receipt_page(
+        &principal,
+        "Cash-out receipt",
+        "/portal/cash-out",
+        &receipt,
+        facts,
+        notice,
+    )
 }
 
 async fn cash_out_check(
@@ -477,20 +515,26 @@ async fn cash_out_check(
 ) -> Result<HttpResponse, PortalError> {
     let (principal, form) = session::require_post(&app, &req, &body, COUNTER).await?;
     let agent = principal.agent()?.clone();
-    let checked =
-        match check(&app, form.get("phone"), form.get("amount"), TxnKind::Withdrawal).await? {
-            Ok(c) => c,
-            Err(text) => {
-                return cash_out_view(
-                    &app,
-                    &principal,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &form,
-                    Notice::problem(text),
-                )
-                .await
-            }
-        };
+    let checked = match check(
+        &app,
+        form.get("phone"),
+        form.get("amount"),
+        TxnKind::Withdrawal,
+    )
+    .await?
+    {
+        Ok(c) => c,
+        Err(text) => {
+            return cash_out_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Notice::problem(text),
+            )
+            .await
+        }
+    };
     let token = new_form_token();
     let command = request(
         format!("portal-quote:{token}"),
@@ -502,7 +546,9 @@ async fn cash_out_check(
         Some(app.config.portal.cash_out_approval_seconds),
     );
     let fee = match dry_run(&app, command).await? {
-        Outcome::Accepted(r) | Outcome::Replayed(r) => Money::from_minor(r.fee_minor, r.amount.currency()),
+        Outcome::Accepted(r) | Outcome::Replayed(r) => {
+            Money::from_minor(r.fee_minor, r.amount.currency())
+        }
         Outcome::Rejected(r) => {
             return cash_out_view(
                 &app,
@@ -558,20 +604,26 @@ async fn cash_out_start(
         )
         .await;
     }
-    let checked =
-        match check(&app, form.get("phone"), form.get("amount"), TxnKind::Withdrawal).await? {
-            Ok(c) => c,
-            Err(text) => {
-                return cash_out_view(
-                    &app,
-                    &principal,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &form,
-                    Notice::problem(text),
-                )
-                .await
-            }
-        };
+    let checked = match check(
+        &app,
+        form.get("phone"),
+        form.get("amount"),
+        TxnKind::Withdrawal,
+    )
+    .await?
+    {
+        Ok(c) => c,
+        Err(text) => {
+            return cash_out_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Notice::problem(text),
+            )
+            .await
+        }
+    };
     // The marker puts it in the customer's USSD Approvals (see `ussd::effects::APPROVAL_MARKER`).
     let mut meta = metadata(&principal, &agent.code);
     if let Some(map) = meta.as_object_mut() {

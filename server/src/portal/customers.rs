@@ -45,14 +45,21 @@ fn page(
     )
 }
 
-async fn customers(app: web::Data<Arc<App>>, req: HttpRequest) -> Result<HttpResponse, PortalError> {
+async fn customers(
+    app: web::Data<Arc<App>>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, COUNTER).await?;
     page(&principal, StatusCode::OK, None)
 }
 
 /// An ID document number as people write it: letters, digits, spaces, `-` and `/`.
 fn id_document(text: &str) -> Option<String> {
-    let clean: String = text.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+    let clean: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
     let ok = (4..=40).contains(&clean.len())
         && clean
             .chars()
@@ -70,7 +77,13 @@ enum Done {
     Refused(String),
 }
 
-fn audit(app: &App, principal: &Principal, action: &str, detail: &str, done: &Done) -> Result<(), StoreError> {
+fn audit(
+    app: &App,
+    principal: &Principal,
+    action: &str,
+    detail: &str,
+    done: &Done,
+) -> Result<(), StoreError> {
     let outcome = match done {
         Done::Ok(_) => "ok".to_owned(),
         Done::Refused(text) => format!("refused: {text}"),
@@ -91,11 +104,21 @@ fn audit(app: &App, principal: &Principal, action: &str, detail: &str, done: &Do
 fn answer(principal: &Principal, done: Done) -> Result<HttpResponse, PortalError> {
     match done {
         Done::Ok(text) => page(principal, StatusCode::OK, Notice::ok(text)),
-        Done::Refused(text) => page(principal, StatusCode::UNPROCESSABLE_ENTITY, Notice::problem(text)),
+        Done::Refused(text) => page(
+            principal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Notice::problem(text),
+        ),
     }
 }
 
-fn send_start_pin(app: &App, conn: &mut crate::store::AnyConnection, customer_id: i64, msisdn: &str, language: &str) -> Result<(), StoreError> {
+fn send_start_pin(
+    app: &App,
+    conn: &mut crate::store::AnyConnection,
+    customer_id: i64,
+    msisdn: &str,
+    language: &str,
+) -> Result<(), StoreError> {
     let pin = one_time_pin(app.config.security.pin_length);
     let hash = app
         .hasher
@@ -138,9 +161,15 @@ async fn register_done(app: &Arc<App>, form: &Form) -> Result<Done, PortalError>
     let Ok(msisdn) = Msisdn::parse(form.get("phone"), app.country) else {
         return Ok(Done::Refused(BAD_NUMBER.into()));
     };
-    let name = form.get("name").split_whitespace().collect::<Vec<_>>().join(" ");
+    let name = form
+        .get("name")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if !(2..=100).contains(&name.chars().count()) {
-        return Ok(Done::Refused("Enter the name as on the ID (2 to 100 characters).".into()));
+        return Ok(Done::Refused(
+            "Enter the name as on the ID (2 to 100 characters).".into(),
+        ));
     }
     let Some(document) = id_document(form.get("id_document")) else {
         return Ok(Done::Refused(BAD_ID.into()));
@@ -224,13 +253,20 @@ async fn upgrade(
             };
             let who = mask_name(&customer.name);
             if customer.id_document.is_none() {
-                return Ok(Done::Refused(format!("{who} has no ID on file: register their ID first.")));
+                return Ok(Done::Refused(format!(
+                    "{who} has no ID on file: register their ID first."
+                )));
             }
             if !same_document(customer.id_document.as_deref(), &document) {
-                return Ok(Done::Refused("This ID number differs from the one on file.".into()));
+                return Ok(Done::Refused(
+                    "This ID number differs from the one on file.".into(),
+                ));
             }
             if customer.tier.index() >= target.index() {
-                return Ok(Done::Refused(format!("{who} is already at tier {}.", customer.tier.index())));
+                return Ok(Done::Refused(format!(
+                    "{who} is already at tier {}.",
+                    customer.tier.index()
+                )));
             }
             store::set_kyc(&mut conn, customer.id, customer.wallet, &document, target)?;
             Ok::<Done, StoreError>(Done::Ok(format!("{who} is now tier {}.", target.index())))

@@ -43,7 +43,9 @@ struct Query {
 /// Messages a redirect may ask for by name; only these fixed texts are ever shown.
 pub fn notice_for(code: Option<&str>) -> Option<view::Notice> {
     match code? {
-        "password-changed" => Notice::ok("Your password is changed. Other browsers were signed out."),
+        "password-changed" => {
+            Notice::ok("Your password is changed. Other browsers were signed out.")
+        }
         _ => None,
     }
 }
@@ -81,12 +83,19 @@ async fn dashboard(
         let available = float.available_minor().unwrap_or(0);
         let (commission_today, commission_month) = match agent.commission {
             Some(account) => (
-                Some(view::money(store::credited_since(&mut conn, account, today)?, currency)),
-                Some(view::money(store::credited_since(&mut conn, account, month)?, currency)),
+                Some(view::money(
+                    store::credited_since(&mut conn, account, today)?,
+                    currency,
+                )),
+                Some(view::money(
+                    store::credited_since(&mut conn, account, month)?,
+                    currency,
+                )),
             ),
             None => (None, None),
         };
-        let (ins, in_sum) = store::totals_since(&mut conn, agent.float, TxnKind::Deposit, true, today)?;
+        let (ins, in_sum) =
+            store::totals_since(&mut conn, agent.float, TxnKind::Deposit, true, today)?;
         let (outs, out_sum) =
             store::totals_since(&mut conn, agent.float, TxnKind::Withdrawal, false, today)?;
         let waiting = store::pending_withdrawals(&mut conn, agent.float, None, 200)?

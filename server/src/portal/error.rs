@@ -98,9 +98,7 @@ impl ResponseError for PortalError {
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        response
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        response.content_type("text/html; charset=utf-8").body(body)
     }
 }
 

@@ -92,7 +92,11 @@ async fn planned(
     let to_agent = match form.get("direction") {
         "to" => true,
         "from" => false,
-        _ => return Ok(Err("Choose whether float goes to the agent or comes back from it.".into())),
+        _ => {
+            return Ok(Err(
+                "Choose whether float goes to the agent or comes back from it.".into(),
+            ))
+        }
     };
     let currency = app.config.ledger.default_currency;
     let amount = match crate::http::ledger_api::parse_amount(
@@ -122,7 +126,14 @@ async fn move_check(
     let (agent, to_agent, amount) = match planned(&app, &principal, &form).await? {
         Ok(p) => p,
         Err(text) => {
-            return agents_view(&app, &principal, StatusCode::UNPROCESSABLE_ENTITY, &form, Notice::problem(text)).await
+            return agents_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Notice::problem(text),
+            )
+            .await
         }
     };
     let facts = vec![
@@ -131,10 +142,16 @@ async fn move_check(
             if to_agent {
                 format!("{amount} from your float to {} {}", agent.code, agent.name)
             } else {
-                format!("{amount} from {} {} back to your float", agent.code, agent.name)
+                format!(
+                    "{amount} from {} {} back to your float",
+                    agent.code, agent.name
+                )
             },
         ),
-        ("Check", "Settle the cash with the agent before you confirm.".into()),
+        (
+            "Check",
+            "Settle the cash with the agent before you confirm.".into(),
+        ),
     ];
     view::html(&ConfirmPage {
         layout: Layout::new(&principal, "Confirm float move", "/portal/agents"),
@@ -171,7 +188,14 @@ async fn move_float(
     let (agent, to_agent, amount) = match planned(&app, &principal, &form).await? {
         Ok(p) => p,
         Err(text) => {
-            return agents_view(&app, &principal, StatusCode::UNPROCESSABLE_ENTITY, &form, Notice::problem(text)).await
+            return agents_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Notice::problem(text),
+            )
+            .await
         }
     };
     let me = principal.agent()?.clone();
@@ -186,7 +210,12 @@ async fn move_float(
         debit,
         credit,
         amount,
-        memo: format!("{} {} {}", me.code, if to_agent { "to" } else { "from" }, agent.code),
+        memo: format!(
+            "{} {} {}",
+            me.code,
+            if to_agent { "to" } else { "from" },
+            agent.code
+        ),
         metadata: serde_json::json!({ "channel": "portal", "login": principal.login }).to_string(),
         pending_expiry_seconds: None,
     });
@@ -228,12 +257,27 @@ async fn move_float(
             vec![
                 ("Amount", r.amount.to_string()),
                 ("Agent", format!("{} {}", agent.code, agent.name)),
-                ("Direction", if to_agent { "to the agent" } else { "back to you" }.into()),
+                (
+                    "Direction",
+                    if to_agent {
+                        "to the agent"
+                    } else {
+                        "back to you"
+                    }
+                    .into(),
+                ),
             ],
             Notice::ok("Float moved."),
         ),
         Outcome::Rejected(r) => {
-            agents_view(&app, &principal, StatusCode::UNPROCESSABLE_ENTITY, &form, Notice::problem(friendly(r))).await
+            agents_view(
+                &app,
+                &principal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Notice::problem(friendly(r)),
+            )
+            .await
         }
     }
 }

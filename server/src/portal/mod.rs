@@ -52,9 +52,7 @@ async fn index(
 ) -> Result<HttpResponse, error::PortalError> {
     match session::current(&app, &req).await? {
         session::Current::Active(_) => Ok(view::redirect("/portal/dashboard")),
-        session::Current::Expired | session::Current::None => {
-            Ok(view::redirect("/portal/sign-in"))
-        }
+        session::Current::Expired | session::Current::None => Ok(view::redirect("/portal/sign-in")),
     }
 }
 

@@ -49,7 +49,10 @@ struct Query {
 }
 
 /// The account asked for, among the principal's own.
-fn account(principal: &Principal, which: Option<&str>) -> Result<(&'static str, AccountId), PortalError> {
+fn account(
+    principal: &Principal,
+    which: Option<&str>,
+) -> Result<(&'static str, AccountId), PortalError> {
     let agent = principal.agent()?;
     match which.unwrap_or("float") {
         "float" => Ok(("float", agent.float)),
@@ -127,7 +130,11 @@ async fn statement(
 ) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, BOOKS).await?;
     let (which, account) = account(&principal, query.account.as_deref())?;
-    let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok()).filter(|b| *b > 0);
+    let before = query
+        .before
+        .as_deref()
+        .and_then(|b| b.parse::<i64>().ok())
+        .filter(|b| *b > 0);
     let size = app.config.portal.page_size;
     let offset = app.config.ledger.rules.utc_offset_seconds;
     let app2 = Arc::clone(&app);
@@ -145,14 +152,21 @@ async fn statement(
                     when: view::when(l.created_at, offset),
                     code: l.code.clone(),
                     kind: kind_label(&l.kind, &l.leg),
-                    counterparty: names.get(&l.counterparty_account_id).cloned().unwrap_or_default(),
+                    counterparty: names
+                        .get(&l.counterparty_account_id)
+                        .cloned()
+                        .unwrap_or_default(),
                     amount: Money::from_minor(l.amount_minor, currency).to_grouped_string(),
                     incoming: l.amount_minor > 0,
                     memo: l.memo.clone(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((view::money(state.balance_minor, state.currency), views, older))
+        Ok((
+            view::money(state.balance_minor, state.currency),
+            views,
+            older,
+        ))
     })
     .await?;
     let has_commission = principal.agent()?.commission.is_some();
@@ -192,8 +206,16 @@ async fn statement_csv(
         let mut out = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| StoreError::Io(e.to_string());
         out.write_record([
-            "transaction_id", "code", "time", "kind", "phase", "leg", "counterparty", "amount",
-            "currency", "memo",
+            "transaction_id",
+            "code",
+            "time",
+            "kind",
+            "phase",
+            "leg",
+            "counterparty",
+            "amount",
+            "currency",
+            "memo",
         ])
         .map_err(io)?;
         let mut before = None;
@@ -213,7 +235,11 @@ async fn statement_csv(
                     l.kind.clone(),
                     l.phase.clone(),
                     l.leg.clone(),
-                    cell(names.get(&l.counterparty_account_id).map_or("", String::as_str)),
+                    cell(
+                        names
+                            .get(&l.counterparty_account_id)
+                            .map_or("", String::as_str),
+                    ),
                     Money::from_minor(l.amount_minor, currency).to_plain_string(),
                     l.currency.clone(),
                     cell(&l.memo),

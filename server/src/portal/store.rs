@@ -9,8 +9,8 @@ use mkoba_ledger::{AccountId, Tier};
 use crate::portal::session::AgentInfo;
 use crate::store::db::{write_transaction, AnyConnection};
 use crate::store::schema::{
-    accounts, agents, customers, float_requests, pending_transfers, portal_audit,
-    portal_sessions, portal_users, postings, transactions,
+    accounts, agents, customers, float_requests, pending_transfers, portal_audit, portal_sessions,
+    portal_users, postings, transactions,
 };
 use crate::store::StoreError;
 use crate::with_conn;
@@ -101,7 +101,12 @@ pub fn adopt_agent_owner(
 ) -> Result<Option<UserRow>, StoreError> {
     let found: Option<(i64, String, String, String)> = with_conn!(&mut *conn, |c| agents::table
         .filter(agents::code.eq(login))
-        .select((agents::id, agents::name, agents::role, agents::password_hash))
+        .select((
+            agents::id,
+            agents::name,
+            agents::role,
+            agents::password_hash
+        ))
         .first(c)
         .optional())?;
     let Some((agent_id, name, role, hash)) = found else {
@@ -156,9 +161,11 @@ pub fn record_failure(
             .saturating_mul(1_i64 << doublings)
             .min(max_seconds);
         let until = now.saturating_add(seconds.saturating_mul(1_000_000));
-        with_conn!(&mut *conn, |c| diesel::update(portal_users::table.find(user_id))
-            .set(portal_users::locked_until.eq(until))
-            .execute(c))?;
+        with_conn!(&mut *conn, |c| diesel::update(
+            portal_users::table.find(user_id)
+        )
+        .set(portal_users::locked_until.eq(until))
+        .execute(c))?;
         Ok(until)
     })
 }
@@ -222,14 +229,19 @@ pub fn session(
 }
 
 pub fn touch_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> Result<(), StoreError> {
-    with_conn!(conn, |c| diesel::update(portal_sessions::table.find(id_hash))
-        .set(portal_sessions::last_seen_at.eq(now))
-        .execute(c))?;
+    with_conn!(conn, |c| diesel::update(
+        portal_sessions::table.find(id_hash)
+    )
+    .set(portal_sessions::last_seen_at.eq(now))
+    .execute(c))?;
     Ok(())
 }
 
 pub fn delete_session(conn: &mut AnyConnection, id_hash: &str) -> Result<(), StoreError> {
-    with_conn!(conn, |c| diesel::delete(portal_sessions::table.find(id_hash)).execute(c))?;
+    with_conn!(conn, |c| diesel::delete(
+        portal_sessions::table.find(id_hash)
+    )
+    .execute(c))?;
     Ok(())
 }
 
@@ -278,7 +290,10 @@ pub fn agent(conn: &mut AnyConnection, id: i64) -> Result<Option<AgentInfo>, Sto
     Ok(row.map(agent_info))
 }
 
-pub fn agent_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<AgentInfo>, StoreError> {
+pub fn agent_by_code(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<AgentInfo>, StoreError> {
     let row: Option<AgentTuple> = with_conn!(conn, |c| agents::table
         .filter(agents::code.eq(code))
         .select((
@@ -311,7 +326,10 @@ pub fn child_agents(conn: &mut AnyConnection, parent: i64) -> Result<Vec<AgentIn
 }
 
 /// Till operators of an agent: (login, name).
-pub fn tills_of(conn: &mut AnyConnection, agent_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+pub fn tills_of(
+    conn: &mut AnyConnection,
+    agent_id: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
     Ok(with_conn!(conn, |c| portal_users::table
         .filter(portal_users::agent_id.eq(agent_id))
         .filter(portal_users::role.eq("till_operator"))
@@ -378,7 +396,10 @@ pub struct CustomerKyc {
     pub pin_locked: bool,
 }
 
-pub fn customer_kyc(conn: &mut AnyConnection, msisdn: &str) -> Result<Option<CustomerKyc>, StoreError> {
+pub fn customer_kyc(
+    conn: &mut AnyConnection,
+    msisdn: &str,
+) -> Result<Option<CustomerKyc>, StoreError> {
     type Row = (i64, String, String, i64, Option<String>, bool, i16);
     let row: Option<Row> = with_conn!(conn, |c| customers::table
         .inner_join(accounts::table.on(accounts::id.eq(customers::wallet_account_id)))
@@ -394,18 +415,20 @@ pub fn customer_kyc(conn: &mut AnyConnection, msisdn: &str) -> Result<Option<Cus
         ))
         .first(c)
         .optional())?;
-    row.map(|(id, name, language, wallet, id_document, pin_locked, tier)| {
-        Ok(CustomerKyc {
-            id,
-            name,
-            language,
-            wallet: AccountId(wallet),
-            tier: Tier::from_index(tier)
-                .ok_or_else(|| StoreError::Corrupt(format!("tier {tier}")))?,
-            id_document,
-            pin_locked,
-        })
-    })
+    row.map(
+        |(id, name, language, wallet, id_document, pin_locked, tier)| {
+            Ok(CustomerKyc {
+                id,
+                name,
+                language,
+                wallet: AccountId(wallet),
+                tier: Tier::from_index(tier)
+                    .ok_or_else(|| StoreError::Corrupt(format!("tier {tier}")))?,
+                id_document,
+                pin_locked,
+            })
+        },
+    )
     .transpose()
 }
 
@@ -420,12 +443,16 @@ pub fn set_kyc(
 ) -> Result<(), StoreError> {
     let tier = i16::try_from(tier.index()).unwrap_or(0);
     write_transaction(conn, |conn| {
-        with_conn!(&mut *conn, |c| diesel::update(customers::table.find(customer_id))
-            .set(customers::id_document.eq(Some(id_document)))
-            .execute(c))?;
-        with_conn!(&mut *conn, |c| diesel::update(accounts::table.find(wallet.0))
-            .set(accounts::tier.eq(tier))
-            .execute(c))?;
+        with_conn!(&mut *conn, |c| diesel::update(
+            customers::table.find(customer_id)
+        )
+        .set(customers::id_document.eq(Some(id_document)))
+        .execute(c))?;
+        with_conn!(&mut *conn, |c| diesel::update(
+            accounts::table.find(wallet.0)
+        )
+        .set(accounts::tier.eq(tier))
+        .execute(c))?;
         Ok(())
     })
 }
@@ -535,7 +562,10 @@ pub fn totals_since(
         amounts!(transactions::credit_account_id)?
     };
     let count = i64::try_from(amounts.len()).unwrap_or(i64::MAX);
-    Ok((count, amounts.iter().fold(0_i64, |a, b| a.saturating_add(*b))))
+    Ok((
+        count,
+        amounts.iter().fold(0_i64, |a, b| a.saturating_add(*b)),
+    ))
 }
 
 /// Commission credited to `account` since `since` (microseconds).
@@ -562,7 +592,11 @@ pub fn wallet_owners(
 ) -> Result<HashMap<i64, (String, String)>, StoreError> {
     let rows: Vec<(i64, String, String)> = with_conn!(conn, |c| customers::table
         .filter(customers::wallet_account_id.eq_any(wallets))
-        .select((customers::wallet_account_id, customers::name, customers::msisdn))
+        .select((
+            customers::wallet_account_id,
+            customers::name,
+            customers::msisdn
+        ))
         .load(c))?;
     Ok(rows
         .into_iter()
@@ -597,7 +631,9 @@ type RequestTuple = (
     Option<i64>,
 );
 
-fn float_request((id, code, float, amount, currency, reference, status, by, at, decided): RequestTuple) -> FloatRequest {
+fn float_request(
+    (id, code, float, amount, currency, reference, status, by, at, decided): RequestTuple,
+) -> FloatRequest {
     FloatRequest {
         id,
         agent_code: code,
@@ -655,21 +691,23 @@ pub fn record_float_request(
     recorded_by: i64,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(with_conn!(conn, |c| diesel::insert_into(float_requests::table)
-        .values((
-            float_requests::agent_id.eq(agent_id),
-            float_requests::amount_minor.eq(amount_minor),
-            float_requests::currency.eq(currency),
-            float_requests::trust_reference.eq(trust_reference),
-            float_requests::status.eq("pending"),
-            float_requests::recorded_by.eq(recorded_by),
-            float_requests::recorded_at.eq(now),
-        ))
-        .on_conflict(float_requests::trust_reference)
-        .do_nothing()
-        .returning(float_requests::id)
-        .get_result(c)
-        .optional())?)
+    Ok(with_conn!(conn, |c| diesel::insert_into(
+        float_requests::table
+    )
+    .values((
+        float_requests::agent_id.eq(agent_id),
+        float_requests::amount_minor.eq(amount_minor),
+        float_requests::currency.eq(currency),
+        float_requests::trust_reference.eq(trust_reference),
+        float_requests::status.eq("pending"),
+        float_requests::recorded_by.eq(recorded_by),
+        float_requests::recorded_at.eq(now),
+    ))
+    .on_conflict(float_requests::trust_reference)
+    .do_nothing()
+    .returning(float_requests::id)
+    .get_result(c)
+    .optional())?)
 }
 
 /// Closes a pending request as approved (with its ledger transaction) or rejected. Returns

@@ -51,16 +51,44 @@ pub struct Layout {
 
 const MENU: &[(&str, &str, &[Role])] = &[
     ("/portal/dashboard", "Home", crate::portal::session::ANY),
-    ("/portal/cash-in", "Cash-in", crate::portal::session::COUNTER),
-    ("/portal/cash-out", "Cash-out", crate::portal::session::COUNTER),
-    ("/portal/customers", "Customers", crate::portal::session::COUNTER),
-    ("/portal/statements", "Statements", crate::portal::session::BOOKS),
+    (
+        "/portal/cash-in",
+        "Cash-in",
+        crate::portal::session::COUNTER,
+    ),
+    (
+        "/portal/cash-out",
+        "Cash-out",
+        crate::portal::session::COUNTER,
+    ),
+    (
+        "/portal/customers",
+        "Customers",
+        crate::portal::session::COUNTER,
+    ),
+    (
+        "/portal/statements",
+        "Statements",
+        crate::portal::session::BOOKS,
+    ),
     ("/portal/tills", "Tills", &[Role::AgentOwner]),
     ("/portal/agents", "My agents", &[Role::SuperAgent]),
     ("/portal/admin", "Admin", crate::portal::session::ADMIN),
-    ("/portal/admin/float", "Float", crate::portal::session::ADMIN),
-    ("/portal/admin/reconcile", "Reconcile", crate::portal::session::ADMIN),
-    ("/portal/admin/audit", "Audit log", crate::portal::session::ADMIN),
+    (
+        "/portal/admin/float",
+        "Float",
+        crate::portal::session::ADMIN,
+    ),
+    (
+        "/portal/admin/reconcile",
+        "Reconcile",
+        crate::portal::session::ADMIN,
+    ),
+    (
+        "/portal/admin/audit",
+        "Audit log",
+        crate::portal::session::ADMIN,
+    ),
     ("/portal/password", "Password", crate::portal::session::ANY),
 ];
 
