@@ -46,6 +46,16 @@ async fn stylesheet() -> HttpResponse {
         .body(STYLESHEET)
 }
 
+/// A tiny icon, so browsers do not ask for `/favicon.ico` and log a 404 on every page.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#14532d\"/><path d=\"M3 12V4l5 5 5-5v8\" stroke=\"#fff\" stroke-width=\"2\" fill=\"none\"/></svg>";
+
+async fn icon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(ICON)
+}
+
 async fn index(
     app: web::Data<std::sync::Arc<crate::app::App>>,
     req: actix_web::HttpRequest,
@@ -79,6 +89,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(index))
             .route("/", web::get().to(index))
             .route("/portal.css", web::get().to(stylesheet))
+            .route("/favicon.svg", web::get().to(icon))
             .configure(auth::routes)
             .configure(dashboard::routes)
             .configure(cash::routes)
