@@ -163,9 +163,17 @@ fn cash_in_confirms_the_name_posts_once_and_texts_both_parties(backend: Backend)
     refused.assert_has("already used for a different transaction");
     assert_eq!(s.env.balance(wallet), 100_000);
 
-    // The dashboard counts it.
+    // The dashboard counts it, and the owner sees the commission it earned.
     let home = b.get("/portal/dashboard");
     home.assert_has("1 · KES 1,000.00");
+    assert!(
+        !home.body.contains("id=\"low-float\""),
+        "KES 99,000 of float is plenty"
+    );
+    let mut owner = Browser::new(&s);
+    owner.sign_in("AG1");
+    let home = owner.get("/portal/dashboard");
+    home.assert_has("id=\"commission-today\">KES 15.00<");
     s.env.assert_reconciles();
 }
 
@@ -522,6 +530,10 @@ fn customers_are_registered_upgraded_and_unlocked_after_an_id_check(backend: Bac
     let page = reset(&mut b, "C1111111");
     assert_eq!(page.status, 422);
     page.assert_has("does not match");
+    // What was typed is still in that form, to correct rather than retype.
+    page.assert_has(r#"id="p-phone" name="phone" value="0700100001""#);
+    page.assert_has(r#"id="p-id" name="id_document" value="C1111111""#);
+    page.assert_has(r#"id="t-phone" name="phone" value="""#);
     let page = reset(&mut b, "B7654321");
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_has("unlocked");

@@ -316,6 +316,10 @@ fn every_role_sees_only_its_pages(backend: Backend) {
     for (login, ok) in allowed {
         let mut b = Browser::new(&s);
         b.sign_in(login);
+        if login == "AG1" {
+            // An agent without float is told so on its home page.
+            b.get("/portal/dashboard").assert_has("id=\"low-float\"");
+        }
         for path in pages {
             let page = b.get(path);
             let expected = if ok.contains(&path) { 200 } else { 403 };
@@ -491,4 +495,52 @@ fn first_sign_in_adopts_the_password_an_agent_was_created_with() {
         .unwrap()
         .unwrap();
     assert_eq!(user.role, "agent_owner");
+}
+
+#[test]
+fn the_demo_world_has_a_portal_login_for_every_role() {
+    let s = server(Backend::Sqlite);
+    assert!(mkoba::demo::seed(&s.env.app).unwrap(), "seeded");
+    assert!(
+        !mkoba::demo::seed(&s.env.app).unwrap(),
+        "seeding twice adds nothing"
+    );
+    let roles: Vec<Role> = mkoba::portal::demo::USERS.iter().map(|u| u.role).collect();
+    for role in Role::ALL {
+        assert!(roles.contains(&role), "a demo login for {role:?}");
+    }
+    for demo in &mkoba::portal::demo::USERS {
+        let mut b = Browser::new(&s);
+        let page = b.try_sign_in(demo.login, demo.password);
+        assert_eq!(page.status, 303, "{}: {}", demo.login, page.body);
+        let home = b.get("/portal/dashboard");
+        assert_eq!(home.status, 200);
+        home.assert_has(demo.role.label());
+    }
+    // The demo agent's counter works on the seeded world: AG101 sees its float.
+    let mut b = Browser::new(&s);
+    b.try_sign_in("AG101-T1", "demo-till-101");
+    b.get("/portal/dashboard").assert_has("KES 194,500.00");
+}
+
+#[test]
+fn portal_limits_are_bounded_at_start_up() {
+    let load = |key: &str, value: &str| {
+        mkoba::config::Config::load(None, [(format!("MKOBA_PORTAL__{key}"), value.to_owned())])
+    };
+    assert!(load("SESSION_IDLE_SECONDS", "900").is_ok());
+    for (key, value) in [
+        ("SESSION_IDLE_SECONDS", "10"),
+        ("SESSION_ABSOLUTE_SECONDS", "60"), // shorter than the idle timeout
+        ("LOCKOUT_THRESHOLD", "0"),
+        ("LOCKOUT_MAX_SECONDS", "30"), // below the base
+        ("PASSWORD_LEN_MIN", "4"),
+        ("PAGE_SIZE", "100000"),
+        ("CSV_ROWS_MAX", "0"),
+        ("CASH_OUT_APPROVAL_SECONDS", "99999999"),
+    ] {
+        let refused = load(key, value);
+        assert!(refused.is_err(), "portal.{key} = {value} must be refused");
+        assert!(refused.unwrap_err().contains("portal."), "{key}");
+    }
 }

@@ -30,17 +30,31 @@ use crate::store::{blocking, checkout, StoreError};
 #[template(path = "portal/customers.html")]
 struct CustomersPage {
     layout: Layout,
+    /// Which form a refused submission came from, so its fields are filled in again.
+    which: &'static str,
+    phone: String,
+    name: String,
+    id_document: String,
 }
 
 fn page(
     principal: &Principal,
     status: StatusCode,
     notice: Option<Notice>,
+    kept: Option<(&'static str, &Form)>,
 ) -> Result<HttpResponse, PortalError> {
+    let keep = |field: &str| -> String {
+        kept.map(|(_, f)| f.get(field).chars().take(100).collect())
+            .unwrap_or_default()
+    };
     view::html_status(
         status,
         &CustomersPage {
             layout: Layout::new(principal, "Customers", "/portal/customers").with(notice),
+            which: kept.map_or("", |(w, _)| w),
+            phone: keep("phone"),
+            name: keep("name"),
+            id_document: keep("id_document"),
         },
     )
 }
@@ -50,7 +64,7 @@ async fn customers(
     req: HttpRequest,
 ) -> Result<HttpResponse, PortalError> {
     let principal = session::require(&app, &req, COUNTER).await?;
-    page(&principal, StatusCode::OK, None)
+    page(&principal, StatusCode::OK, None, None)
 }
 
 /// An ID document number as people write it: letters, digits, spaces, `-` and `/`.
@@ -101,13 +115,20 @@ fn audit(
     )
 }
 
-fn answer(principal: &Principal, done: Done) -> Result<HttpResponse, PortalError> {
+/// Success clears the forms; a refusal keeps what was typed in the form it came from.
+fn answer(
+    principal: &Principal,
+    done: Done,
+    which: &'static str,
+    form: &Form,
+) -> Result<HttpResponse, PortalError> {
     match done {
-        Done::Ok(text) => page(principal, StatusCode::OK, Notice::ok(text)),
+        Done::Ok(text) => page(principal, StatusCode::OK, Notice::ok(text), None),
         Done::Refused(text) => page(
             principal,
             StatusCode::UNPROCESSABLE_ENTITY,
             Notice::problem(text),
+            Some((which, form)),
         ),
     }
 }
@@ -154,7 +175,7 @@ async fn register(
         Ok(done)
     })
     .await?;
-    answer(&principal, done)
+    answer(&principal, done, "register", &form)
 }
 
 async fn register_done(app: &Arc<App>, form: &Form) -> Result<Done, PortalError> {
@@ -275,7 +296,7 @@ async fn upgrade(
         Ok(done)
     })
     .await?;
-    answer(&principal, done)
+    answer(&principal, done, "tier", &form)
 }
 
 async fn reset_pin(
@@ -322,7 +343,7 @@ async fn reset_pin(
         Ok(done)
     })
     .await?;
-    answer(&principal, done)
+    answer(&principal, done, "reset", &form)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
