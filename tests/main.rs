@@ -13,6 +13,7 @@ mod http_api;
 mod merchant;
 mod migrations;
 mod ops;
+mod portal;
 mod simulator;
 mod sms;
 mod store;

@@ -14,7 +14,7 @@ const GATEWAY_TOKEN: &str = "test-ussd-gateway-token-0123456789";
 
 /// The playwright-core package: `PLAYWRIGHT_CORE_DIR` (set by `.ci/run`), else installed once
 /// under the target dir's test scratch space.
-fn playwright_core_dir() -> PathBuf {
+pub(crate) fn playwright_core_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PLAYWRIGHT_CORE_DIR") {
         return dir.into();
     }
@@ -40,7 +40,7 @@ fn playwright_core_dir() -> PathBuf {
 }
 
 /// The system Chromium (no browser downloads): `CHROMIUM_BIN`, else `/usr/bin/chromium`.
-fn chromium_bin() -> PathBuf {
+pub(crate) fn chromium_bin() -> PathBuf {
     let bin: PathBuf = std::env::var("CHROMIUM_BIN")
         .unwrap_or_else(|_| "/usr/bin/chromium".into())
         .into();

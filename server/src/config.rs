@@ -52,6 +52,29 @@ pub struct Config {
     pub sms: SmsConfig,
     pub ussd: UssdConfig,
     pub merchant_api: MerchantApiConfig,
+    pub portal: PortalConfig,
+}
+
+/// The agent portal (`/portal`): sessions, sign-in lockout and page sizes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// A session unused this long is over (a shop PC left signed in).
+    pub session_idle_seconds: i64,
+    /// A session is over this long after sign-in, however busy.
+    pub session_absolute_seconds: i64,
+    /// Wrong passwords in a row before a login is locked.
+    pub lockout_threshold: u32,
+    /// The first lock lasts this long; each further wrong password doubles it, up to the maximum.
+    pub lockout_base_seconds: i64,
+    pub lockout_max_seconds: i64,
+    pub password_len_min: usize,
+    /// Statement lines per page.
+    pub page_size: i64,
+    /// Most lines one CSV export carries.
+    pub csv_rows_max: i64,
+    /// How long an agent-started cash-out waits for the customer's PIN in USSD Approvals.
+    pub cash_out_approval_seconds: i64,
 }
 
 /// The merchant API's limits.
@@ -306,6 +329,17 @@ impl Default for Config {
                 webhook_batch_max: 50,
                 webhook_poll_interval_ms: 500,
             },
+            portal: PortalConfig {
+                session_idle_seconds: 15 * 60,
+                session_absolute_seconds: 12 * 3600,
+                lockout_threshold: 5,
+                lockout_base_seconds: 60,
+                lockout_max_seconds: 3600,
+                password_len_min: 10,
+                page_size: 25,
+                csv_rows_max: 10_000,
+                cash_out_approval_seconds: 600,
+            },
             sms: SmsConfig {
                 provider: "development".into(),
                 default_language: "en".into(),
@@ -513,9 +547,54 @@ impl Config {
             );
         }
         self.validate_merchant_api()?;
+        self.validate_portal()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err("log.format must be json or pretty".into());
         }
+        Ok(())
+    }
+
+    fn validate_portal(&self) -> Result<(), String> {
+        let p = &self.portal;
+        within(
+            "portal.session_idle_seconds",
+            p.session_idle_seconds,
+            60,
+            86_400,
+        )?;
+        within(
+            "portal.session_absolute_seconds",
+            p.session_absolute_seconds,
+            p.session_idle_seconds,
+            7 * 86_400,
+        )?;
+        within("portal.lockout_threshold", p.lockout_threshold, 1, 20)?;
+        within(
+            "portal.lockout_base_seconds",
+            p.lockout_base_seconds,
+            1,
+            3_600,
+        )?;
+        within(
+            "portal.lockout_max_seconds",
+            p.lockout_max_seconds,
+            p.lockout_base_seconds,
+            7 * 86_400,
+        )?;
+        within("portal.password_len_min", p.password_len_min, 8, 64)?;
+        within(
+            "portal.page_size",
+            p.page_size,
+            5,
+            self.ledger.statement_page_max.max(5),
+        )?;
+        within("portal.csv_rows_max", p.csv_rows_max, 100, 100_000)?;
+        within(
+            "portal.cash_out_approval_seconds",
+            p.cash_out_approval_seconds,
+            60,
+            self.ledger.rules.pending.expiry_max_seconds,
+        )?;
         Ok(())
     }
 

@@ -134,6 +134,7 @@ fn submit(
 pub fn seed(app: &App) -> anyhow::Result<bool> {
     let mut conn = checkout(&app.pool)?;
     if parties::setting(&mut conn, SEEDED_SETTING)?.is_some() {
+        crate::portal::demo::seed(app)?;
         return Ok(false);
     }
     let currency = Currency::KES;
@@ -272,6 +273,7 @@ pub fn seed(app: &App) -> anyhow::Result<bool> {
             )?;
         }
     }
+    crate::portal::demo::seed(app)?;
     parties::put_setting(&mut conn, SEEDED_SETTING, "1")?;
     Ok(true)
 }

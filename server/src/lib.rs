@@ -9,6 +9,7 @@ pub mod merchant;
 pub mod metrics;
 pub mod phone;
 pub mod pin;
+pub mod portal;
 pub mod secrets;
 pub mod sms;
 pub mod store;

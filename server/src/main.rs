@@ -121,6 +121,7 @@ fn print_banner(app: &App, seeded: bool) {
     println!("  ledger API {base}/ops/v1/accounts/{{id}}   (Authorization: Bearer <admin token>)");
     println!("  USSD       {base}/ussd/africastalking?token=<gateway token>   (also /ussd/hubtel, /ussd/arkesel)");
     println!("  SMS hooks  {base}/sms/twilio/inbound, {base}/sms/twilio/status");
+    println!("  portal     {base}/portal   (agents, tills, super-agents and operator admins sign in here)");
     if app.backend() == Backend::Sqlite {
         let dir = &app.config.data_dir;
         println!("  admin token in {}", dir.join("admin-token").display());
@@ -140,6 +141,14 @@ fn print_banner(app: &App, seeded: bool) {
             println!(
                 "  agent    {:<13} {:<18} password {}",
                 a.code, a.name, a.password
+            );
+        }
+        for u in &mkoba::portal::demo::USERS {
+            println!(
+                "  portal   {:<13} {:<18} password {}",
+                u.login,
+                u.role.label(),
+                u.password
             );
         }
         for (code, name) in demo::MERCHANTS {

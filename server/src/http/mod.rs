@@ -61,6 +61,7 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .configure(crate::ussd::routes)
             .configure(crate::merchant::routes)
             .configure(simulator::routes)
+            .configure(crate::portal::routes)
             .service(metrics_api::metrics)
             .default_service(web::to(|| async {
                 HttpResponse::NotFound()

@@ -304,3 +304,65 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     api_request_signatures,
 );
+
+// The agent portal's tables (migration 000007), kept together at the end.
+diesel::table! {
+    portal_users (id) {
+        id -> BigInt,
+        login -> Text,
+        name -> Text,
+        role -> Text,
+        agent_id -> Nullable<BigInt>,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        failed_attempts -> Integer,
+        locked_until -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    portal_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    portal_audit (id) {
+        id -> BigInt,
+        at -> BigInt,
+        user_id -> Nullable<BigInt>,
+        login -> Text,
+        action -> Text,
+        detail -> Text,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    float_requests (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        trust_reference -> Text,
+        status -> Text,
+        recorded_by -> BigInt,
+        recorded_at -> BigInt,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
+        transaction_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    portal_users,
+    portal_sessions,
+    portal_audit,
+    float_requests,
+    agents,
+);
