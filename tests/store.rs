@@ -29,6 +29,7 @@ conformance!(
     pending_transfers_post_void_and_expire,
     reversals_follow_the_rules,
     journal_rows_cannot_be_changed,
+    journal_references_are_refused_or_reported,
     money_columns_are_guarded_by_the_schema,
     a_corrupt_row_is_an_error_not_a_missing_one,
     frozen_accounts_cannot_move_money,
@@ -362,6 +363,54 @@ fn journal_rows_cannot_be_changed(backend: Backend) {
     }
     assert_eq!(env.balance(alice), 10_000);
     env.assert_reconciles();
+}
+
+/// SQLite's foreign keys refuse a dangling journal row; PostgreSQL's journal has no per-row
+/// foreign-key triggers (they cost four times the insert), so reconciliation reports it instead.
+/// Accounts can never be deleted on either.
+fn journal_references_are_refused_or_reported(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let id = accepted(&env.submit(TxnKind::Deposit, float, alice, 10_000))
+        .txn_id
+        .0;
+    let mut conn = env.db.connect();
+    let delete = format!("DELETE FROM accounts WHERE id = {}", alice.0);
+    let err = mkoba::with_conn!(&mut conn, |c| c.batch_execute(&delete))
+        .expect_err("accounts are never deleted")
+        .to_string();
+    assert!(err.contains("never deleted"), "{err}");
+    env.assert_reconciles();
+    let dangling = format!(
+        "INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id, \
+         amount_minor, reservation) VALUES ({id}, 9, 'fee', 999999, {}, 1, {})",
+        alice.0,
+        if backend == Backend::Sqlite {
+            "0"
+        } else {
+            "FALSE"
+        }
+    );
+    let inserted = mkoba::with_conn!(&mut conn, |c| c.batch_execute(&dangling));
+    match backend {
+        Backend::Sqlite => {
+            assert!(inserted.is_err(), "SQLite's foreign key refuses it");
+            env.assert_reconciles();
+        }
+        Backend::Postgres => {
+            inserted.expect("no per-row trigger on PostgreSQL");
+            let report = mkoba::store::reconcile::run(&mut env.conn()).unwrap();
+            assert!(
+                report
+                    .mismatches
+                    .iter()
+                    .any(|m| m.contains("does not exist")),
+                "{:?}",
+                report.mismatches
+            );
+        }
+    }
 }
 
 fn money_columns_are_guarded_by_the_schema(backend: Backend) {

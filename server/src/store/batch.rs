@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{Array, BigInt};
 use mkoba_ledger::{
     AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
     Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp,
@@ -544,11 +544,56 @@ fn write(
         .values(chunk)
         .execute(c))?;
     }
-    for account in &writes.accounts {
-        let expected = before
-            .get(&account.id)
-            .copied()
-            .ok_or_else(|| StoreError::Conflict("unknown account".into()))?;
+    write_accounts(conn, &writes.accounts, before)?;
+    Ok(())
+}
+
+/// Writes every changed account, each guarded by the balance the batch read.
+fn write_accounts(
+    conn: &mut AnyConnection,
+    changed: &[AccountState],
+    before: &BTreeMap<AccountId, i64>,
+) -> Result<(), StoreError> {
+    let mut expected = Vec::with_capacity(changed.len());
+    for account in changed {
+        expected.push(
+            before
+                .get(&account.id)
+                .copied()
+                .ok_or_else(|| StoreError::Conflict("unknown account".into()))?,
+        );
+    }
+    if let AnyConnection::Postgres(c) = conn {
+        // One statement for the whole batch instead of a round trip per account: the arrays
+        // are bound as parameters, so the statement is prepared once per connection.
+        let column = |f: fn(&AccountState) -> i64| changed.iter().map(f).collect::<Vec<i64>>();
+        let updated = diesel::sql_query(
+            "UPDATE accounts AS a SET balance_minor = v.balance, \
+               pending_debits_minor = v.pending_debits, pending_credits_minor = v.pending_credits, \
+               day_number = v.day_number, day_debits_minor = v.day_debits \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+                         $6::bigint[], $7::bigint[]) \
+               AS v(id, expected, balance, pending_debits, pending_credits, day_number, day_debits) \
+             WHERE a.id = v.id AND a.balance_minor = v.expected",
+        )
+        .bind::<Array<BigInt>, _>(column(|a| a.id.0))
+        .bind::<Array<BigInt>, _>(&expected)
+        .bind::<Array<BigInt>, _>(column(|a| a.balance_minor))
+        .bind::<Array<BigInt>, _>(column(|a| a.pending_debits_minor))
+        .bind::<Array<BigInt>, _>(column(|a| a.pending_credits_minor))
+        .bind::<Array<BigInt>, _>(column(|a| a.day_number))
+        .bind::<Array<BigInt>, _>(column(|a| a.day_debits_minor))
+        .execute(c)?;
+        if updated != changed.len() {
+            return Err(StoreError::Conflict(format!(
+                "{} of {} accounts changed under the batch",
+                changed.len().saturating_sub(updated),
+                changed.len()
+            )));
+        }
+        return Ok(());
+    }
+    for (account, expected) in changed.iter().zip(expected) {
         let updated = with_conn!(&mut *conn, |c| diesel::update(
             accounts::table
                 .filter(accounts::id.eq(account.id.0))

@@ -79,6 +79,24 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
              AND p.amount_minor = t.amount_minor)",
         )?;
 
+        // References the database no longer checks row by row (PostgreSQL's journal has no
+        // foreign-key triggers): every posting and transaction names accounts that exist, and
+        // every posting a transaction that exists.
+        let dangling = count(
+            conn,
+            "SELECT COUNT(*) AS n FROM postings p \
+             WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.debit_account_id) \
+                OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.credit_account_id) \
+                OR NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id = p.transaction_id)",
+        )? + count(
+            conn,
+            "SELECT COUNT(*) AS n FROM transactions t \
+             WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.debit_account_id) \
+                OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.credit_account_id) \
+                OR (t.related_id IS NOT NULL \
+                    AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.id = t.related_id))",
+        )?;
+
         let get = |m: &HashMap<i64, i64>, id: i64| m.get(&id).copied().unwrap_or(0);
         let lines = rows
             .iter()
@@ -100,6 +118,11 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
         if mixed > 0 {
             report.mismatches.push(format!(
                 "{mixed} postings touch an account in another currency"
+            ));
+        }
+        if dangling > 0 {
+            report.mismatches.push(format!(
+                "{dangling} journal rows name an account or transaction that does not exist"
             ));
         }
         if unbacked > 0 {
