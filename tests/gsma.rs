@@ -760,7 +760,7 @@ fn reversals_refund_and_accounts_keep_customers_private(backend: Backend) {
         status, 404,
         "a merchant addresses customers by number or pseudonym, not by id"
     );
-    let (status, e) = w.get(Who::Merchant, &format!("/accounts/iban/GB00/status"));
+    let (status, e) = w.get(Who::Merchant, "/accounts/iban/GB00/status");
     assert_eq!(status, 400);
     assert_error(&e, "validation", "formatError");
 
