@@ -9,6 +9,7 @@
 mod cli;
 mod concurrency;
 mod config;
+mod gsma;
 mod http_api;
 mod merchant;
 mod migrations;

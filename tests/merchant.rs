@@ -837,7 +837,7 @@ fn the_openapi_document_is_served_without_a_key() {
 
 /// schemathesis's `st`: `SCHEMATHESIS_BIN`, or installed once from PyPI into a virtualenv under
 /// the target directory.
-fn schemathesis_bin() -> std::path::PathBuf {
+pub(crate) fn schemathesis_bin() -> std::path::PathBuf {
     if let Ok(bin) = std::env::var("SCHEMATHESIS_BIN") {
         return bin.into();
     }

@@ -53,6 +53,34 @@ pub struct Config {
     pub ussd: UssdConfig,
     pub merchant_api: MerchantApiConfig,
     pub portal: PortalConfig,
+    pub gsma: GsmaConfig,
+}
+
+/// The GSMA Mobile Money API (`/gsma/v1.2/mm`): callbacks, request processing and page sizes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GsmaConfig {
+    /// One callback PUT waits this long for the caller's answer.
+    pub callback_timeout_ms: u64,
+    pub callback_retry_base_ms: u64,
+    pub callback_retry_max_ms: u64,
+    /// A callback not delivered this long after the request finished is given up.
+    pub callback_deadline_seconds: i64,
+    /// Callbacks (and pending requests) taken per round of the background jobs.
+    pub batch_max: i64,
+    pub poll_interval_ms: u64,
+    /// A pending request taken by one process is left alone by others for this long.
+    pub request_lease_ms: u64,
+    /// Statement entries when the caller gives no `limit`, and the most it may ask for.
+    pub statement_limit_default: i64,
+    pub statement_limit_max: i64,
+    /// The deepest `offset` a statement may start at.
+    pub statement_offset_max: i64,
+    /// A debit mandate without `numberOfPayments` allows this many payments of `amountLimit`.
+    pub mandate_payments_default: i64,
+    pub mandate_payments_max: i64,
+    /// How long a quotation says it holds (quotes are advisory: nothing is reserved).
+    pub quote_ttl_seconds: i64,
 }
 
 /// The agent portal (`/portal`): sessions, sign-in lockout and page sizes.
@@ -329,6 +357,21 @@ impl Default for Config {
                 webhook_batch_max: 50,
                 webhook_poll_interval_ms: 500,
             },
+            gsma: GsmaConfig {
+                callback_timeout_ms: 5_000,
+                callback_retry_base_ms: 1_000,
+                callback_retry_max_ms: 300_000,
+                callback_deadline_seconds: 86_400,
+                batch_max: 50,
+                poll_interval_ms: 500,
+                request_lease_ms: 30_000,
+                statement_limit_default: 50,
+                statement_limit_max: 100,
+                statement_offset_max: 10_000,
+                mandate_payments_default: 12,
+                mandate_payments_max: 1_000,
+                quote_ttl_seconds: 300,
+            },
             portal: PortalConfig {
                 session_idle_seconds: 15 * 60,
                 session_absolute_seconds: 12 * 3600,
@@ -548,6 +591,7 @@ impl Config {
         }
         self.validate_merchant_api()?;
         self.validate_portal()?;
+        self.validate_gsma()?;
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err("log.format must be json or pretty".into());
         }
@@ -662,6 +706,64 @@ impl Config {
             10,
             60_000,
         )?;
+        Ok(())
+    }
+
+    fn validate_gsma(&self) -> Result<(), String> {
+        let g = &self.gsma;
+        within(
+            "gsma.callback_timeout_ms",
+            g.callback_timeout_ms,
+            100,
+            60_000,
+        )?;
+        within(
+            "gsma.callback_retry_base_ms",
+            g.callback_retry_base_ms,
+            10,
+            600_000,
+        )?;
+        within(
+            "gsma.callback_retry_max_ms",
+            g.callback_retry_max_ms,
+            g.callback_retry_base_ms,
+            3_600_000,
+        )?;
+        within(
+            "gsma.callback_deadline_seconds",
+            g.callback_deadline_seconds,
+            60,
+            7 * 86_400,
+        )?;
+        within("gsma.batch_max", g.batch_max, 1, 1_000)?;
+        within("gsma.poll_interval_ms", g.poll_interval_ms, 10, 60_000)?;
+        within("gsma.request_lease_ms", g.request_lease_ms, 1_000, 600_000)?;
+        within("gsma.statement_limit_max", g.statement_limit_max, 1, 1_000)?;
+        within(
+            "gsma.statement_limit_default",
+            g.statement_limit_default,
+            1,
+            g.statement_limit_max,
+        )?;
+        within(
+            "gsma.statement_offset_max",
+            g.statement_offset_max,
+            0,
+            1_000_000,
+        )?;
+        within(
+            "gsma.mandate_payments_max",
+            g.mandate_payments_max,
+            1,
+            100_000,
+        )?;
+        within(
+            "gsma.mandate_payments_default",
+            g.mandate_payments_default,
+            1,
+            g.mandate_payments_max,
+        )?;
+        within("gsma.quote_ttl_seconds", g.quote_ttl_seconds, 10, 86_400)?;
         Ok(())
     }
 

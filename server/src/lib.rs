@@ -4,6 +4,7 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod gsma;
 pub mod http;
 pub mod merchant;
 pub mod metrics;

@@ -104,6 +104,7 @@ fn serve(config: Config) -> anyhow::Result<u8> {
         app.spawn_dispatcher();
         mkoba::merchant::webhooks::spawn(&app);
         mkoba::merchant::jobs::spawn(&app);
+        mkoba::gsma::spawn(&app);
         http::serve(Arc::clone(&app), listener)?.await
     })?;
     Ok(0)

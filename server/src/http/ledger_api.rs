@@ -16,7 +16,7 @@ use crate::http::error::ApiError;
 use crate::store::{checkout, reads};
 
 /// Constant-time comparison of the bearer token, so timing reveals nothing about it.
-fn authorize(app: &App, req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn authorize(app: &App, req: &HttpRequest) -> Result<(), ApiError> {
     let presented = req
         .headers()
         .get("authorization")

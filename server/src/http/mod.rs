@@ -60,6 +60,7 @@ pub fn configure(app: Arc<App>) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .configure(sms_api::routes)
             .configure(crate::ussd::routes)
             .configure(crate::merchant::routes)
+            .configure(crate::gsma::routes)
             .configure(simulator::routes)
             .configure(crate::portal::routes)
             .service(metrics_api::metrics)

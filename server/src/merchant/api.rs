@@ -117,7 +117,7 @@ fn language(code: &str) -> Language {
     Language::from_code(code).unwrap_or(Language::En)
 }
 
-fn queue_sms(
+pub(crate) fn queue_sms(
     app: &App,
     conn: &mut AnyConnection,
     customer: &mstore::KnownCustomer,
@@ -138,11 +138,11 @@ fn queue_sms(
     Ok(())
 }
 
-fn short(name: &str) -> String {
+pub(crate) fn short(name: &str) -> String {
     name.chars().take(20).collect()
 }
 
-fn validate_description(text: &str) -> Result<String, ApiError> {
+pub(crate) fn validate_description(text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest {

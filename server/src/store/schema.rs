@@ -303,6 +303,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     charge_summaries,
     webhook_events,
     api_request_signatures,
+    gsma_requests,
+    gsma_callbacks,
 );
 
 // The agent portal's tables (migration 000007), kept together at the end.
@@ -366,3 +368,47 @@ diesel::allow_tables_to_appear_in_same_query!(
     float_requests,
     agents,
 );
+
+// The GSMA Mobile Money API's request states and callbacks (migration 000008).
+diesel::table! {
+    gsma_requests (id) {
+        id -> BigInt,
+        server_correlation_id -> Text,
+        caller -> Text,
+        merchant_id -> Nullable<BigInt>,
+        correlation_id -> Nullable<Text>,
+        fingerprint -> Text,
+        operation -> Text,
+        status -> Text,
+        command -> Nullable<Text>,
+        context -> Text,
+        payment_request_id -> Nullable<BigInt>,
+        allowance_id -> Nullable<BigInt>,
+        object_reference -> Nullable<Text>,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        callback_url -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    gsma_callbacks (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        merchant_id -> Nullable<BigInt>,
+        url -> Text,
+        correlation_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        deadline_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE gsma_callbacks;
+DROP TABLE gsma_requests;
