@@ -463,20 +463,15 @@ fn write(
         .iter()
         .map(TransactionRow::from_entry)
         .collect();
-    for chunk in txn_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(transactions::table)
-            .values(chunk)
-            .execute(c))?;
-    }
     let posting_rows: Vec<PostingRow> = writes
         .entries
         .iter()
         .flat_map(PostingRow::rows_for)
         .collect();
-    for chunk in posting_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(postings::table)
-            .values(chunk)
-            .execute(c))?;
+    if let AnyConnection::Postgres(c) = conn {
+        insert_journal_pg(c, &txn_rows, &posting_rows)?;
+    } else {
+        insert_journal(conn, &txn_rows, &posting_rows)?;
     }
     let pending_rows: Vec<PendingRow> = writes
         .new_pendings
@@ -613,6 +608,97 @@ fn write_accounts(
                 account.id.0
             )));
         }
+    }
+    Ok(())
+}
+
+/// The journal rows of a batch, in multi-row INSERTs (SQLite: no round trips to save).
+fn insert_journal(
+    conn: &mut AnyConnection,
+    txn_rows: &[TransactionRow],
+    posting_rows: &[PostingRow],
+) -> Result<(), StoreError> {
+    for chunk in txn_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(transactions::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    for chunk in posting_rows.chunks(INSERT_CHUNK_ROWS) {
+        with_conn!(&mut *conn, |c| diesel::insert_into(postings::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The journal rows of a batch on PostgreSQL: one statement per table whatever the batch size,
+/// with every column bound as an array and unnested, so the statement is prepared once per
+/// connection instead of parsed and planned for each new row count.
+fn insert_journal_pg(
+    c: &mut diesel::PgConnection,
+    txns: &[TransactionRow],
+    postings: &[PostingRow],
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Bool, Nullable, SmallInt, Text};
+    if !txns.is_empty() {
+        let text = |f: fn(&TransactionRow) -> &str| -> Vec<&str> { txns.iter().map(f).collect() };
+        let int = |f: fn(&TransactionRow) -> i64| -> Vec<i64> { txns.iter().map(f).collect() };
+        let opt = |f: fn(&TransactionRow) -> Option<i64>| -> Vec<Option<i64>> {
+            txns.iter().map(f).collect()
+        };
+        diesel::sql_query(
+            "INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase, \
+               currency, amount_minor, fee_minor, commission_minor, debit_account_id, \
+               credit_account_id, related_id, expires_at, memo, metadata, created_at) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+               $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
+               $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::bigint[])",
+        )
+        .bind::<Array<BigInt>, _>(int(|t| t.id))
+        .bind::<Array<Text>, _>(text(|t| &t.code))
+        .bind::<Array<Text>, _>(text(|t| &t.idempotency_key))
+        .bind::<Array<Text>, _>(text(|t| &t.fingerprint))
+        .bind::<Array<Text>, _>(text(|t| &t.kind))
+        .bind::<Array<Text>, _>(text(|t| &t.phase))
+        .bind::<Array<Text>, _>(text(|t| &t.currency))
+        .bind::<Array<BigInt>, _>(int(|t| t.amount_minor))
+        .bind::<Array<BigInt>, _>(int(|t| t.fee_minor))
+        .bind::<Array<BigInt>, _>(int(|t| t.commission_minor))
+        .bind::<Array<BigInt>, _>(int(|t| t.debit_account_id))
+        .bind::<Array<BigInt>, _>(int(|t| t.credit_account_id))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|t| t.related_id))
+        .bind::<Array<Nullable<BigInt>>, _>(opt(|t| t.expires_at))
+        .bind::<Array<Text>, _>(text(|t| &t.memo))
+        .bind::<Array<Text>, _>(text(|t| &t.metadata))
+        .bind::<Array<BigInt>, _>(int(|t| t.created_at))
+        .execute(c)?;
+    }
+    if !postings.is_empty() {
+        let int = |f: fn(&PostingRow) -> i64| -> Vec<i64> { postings.iter().map(f).collect() };
+        diesel::sql_query(
+            "INSERT INTO postings (transaction_id, seq, leg, debit_account_id, \
+               credit_account_id, amount_minor, reservation) \
+             SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::bigint[], \
+               $5::bigint[], $6::bigint[], $7::boolean[])",
+        )
+        .bind::<Array<BigInt>, _>(int(|p| p.transaction_id))
+        .bind::<Array<SmallInt>, _>(postings.iter().map(|p| p.seq).collect::<Vec<i16>>())
+        .bind::<Array<Text>, _>(
+            postings
+                .iter()
+                .map(|p| p.leg.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .bind::<Array<BigInt>, _>(int(|p| p.debit_account_id))
+        .bind::<Array<BigInt>, _>(int(|p| p.credit_account_id))
+        .bind::<Array<BigInt>, _>(int(|p| p.amount_minor))
+        .bind::<Array<Bool>, _>(
+            postings
+                .iter()
+                .map(|p| p.reservation)
+                .collect::<Vec<bool>>(),
+        )
+        .execute(c)?;
     }
     Ok(())
 }
