@@ -853,6 +853,69 @@ fn quotations_use_the_ledger_dry_run_and_heartbeat_answers(backend: Backend) {
     assert_error(&e, "identification", "identifierError");
 }
 
+fn merchants_disburse_from_their_own_account_only(backend: Backend) {
+    let w = world(backend);
+    let sale = w.s.env.submit(
+        TxnKind::MerchantPayment,
+        w.wallet,
+        w.merchant_account,
+        100_000,
+    );
+    assert!(matches!(sale, mkoba_ledger::Outcome::Accepted(_)));
+    let held = w.s.env.balance(w.merchant_account);
+    let before = w.s.env.balance(w.wallet2);
+    let payout = json!({
+        "amount": "25.00", "currency": "KES",
+        "creditParty": [{ "key": "msisdn", "value": PHONE2 }],
+        "descriptionText": "Prize",
+    });
+    let (status, done) = w.post(
+        Who::Merchant,
+        "/transactions/type/disbursement",
+        payout.clone(),
+        &uuid(70),
+    );
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(
+        (done["type"].as_str(), done["amount"].as_str()),
+        (Some("disbursement"), Some("25.00"))
+    );
+    no_number(&done);
+    assert_eq!(w.s.env.balance(w.wallet2), before + 2_500);
+    assert_eq!(w.s.env.balance(w.merchant_account), held - 2_500);
+    let (status, _) = w.post(
+        Who::Merchant,
+        "/transactions/type/disbursement",
+        payout.clone(),
+        &uuid(70),
+    );
+    assert_eq!(status, 201, "the same correlation id answers again");
+    assert_eq!(w.s.env.balance(w.wallet2), before + 2_500, "and pays once");
+
+    // Not from someone else's account, and not more than the merchant holds.
+    let other = w.s.env.merchant("OTHER");
+    let mut foreign = payout.clone();
+    foreign["debitParty"] = json!([{ "key": "walletid", "value": other.0.to_string() }]);
+    let (status, e) = w.post(
+        Who::Merchant,
+        "/transactions/type/disbursement",
+        foreign,
+        &uuid(71),
+    );
+    assert!(matches!(status, 401 | 404), "{status} {e}");
+    let mut too_much = payout;
+    too_much["amount"] = json!("5000.00");
+    let (status, e) = w.post(
+        Who::Merchant,
+        "/transactions/type/disbursement",
+        too_much,
+        &uuid(72),
+    );
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(w.s.env.balance(w.wallet2), before + 2_500);
+    w.s.env.assert_reconciles();
+}
+
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(#[test] fn $name() { super::$name(mkoba::store::Backend::Sqlite) })* }
@@ -866,6 +929,7 @@ both_backends!(
     debit_mandates_map_onto_allowances_and_pay_sync_and_async,
     reversals_refund_and_accounts_keep_customers_private,
     quotations_use_the_ledger_dry_run_and_heartbeat_answers,
+    merchants_disburse_from_their_own_account_only,
 );
 
 /// The GSMA's own OpenAPI file, beside the checkout (`../shared/specs/`).

@@ -36,7 +36,7 @@ CREATE TABLE transactions (
     idempotency_key TEXT NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 128),
     fingerprint TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('deposit', 'withdrawal', 'transfer', 'merchant_payment', 'purchase', 'fee',
-                                       'commission', 'reversal', 'float_issuance', 'float_transfer', 'adjustment', 'refund')),
+                                       'commission', 'reversal', 'float_issuance', 'float_transfer', 'adjustment', 'refund', 'disbursement')),
     phase TEXT NOT NULL CHECK (phase IN ('posted', 'pending', 'post_pending', 'void_pending')),
     currency TEXT NOT NULL CHECK (length(currency) = 3),
     amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),

@@ -407,6 +407,7 @@ impl<'a> Batch<'a> {
             | TxnKind::Commission
             | TxnKind::Reversal
             | TxnKind::Refund
+            | TxnKind::Disbursement
             | TxnKind::FloatIssuance
             | TxnKind::FloatTransfer
             | TxnKind::Adjustment => (None, None),

@@ -139,6 +139,7 @@ named_enum! {
         FloatTransfer => "float_transfer",
         Adjustment => "adjustment",
         Refund => "refund",
+        Disbursement => "disbursement",
     }
 }
 
@@ -158,6 +159,9 @@ impl TxnKind {
             TxnKind::Withdrawal => (Some(WALLET), Some(FLOAT)),
             TxnKind::Transfer => (Some(WALLET), Some(WALLET)),
             TxnKind::MerchantPayment | TxnKind::Purchase => (Some(WALLET), Some(&[K::Merchant])),
+            // A merchant paying a customer out (salaries, prizes, cash back): the customer's
+            // tier limits bind the wallet as for any money received.
+            TxnKind::Disbursement => (Some(&[K::Merchant]), Some(WALLET)),
             TxnKind::Fee => (None, Some(&[K::FeeRevenue])),
             TxnKind::Commission => (Some(&[K::FeeRevenue]), Some(&[K::AgentCommission])),
             TxnKind::FloatIssuance => (Some(&[K::EmoneyIssuance]), Some(FLOAT)),

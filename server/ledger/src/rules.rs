@@ -157,7 +157,8 @@ impl CurrencyRules {
             | TxnKind::MerchantPayment
             | TxnKind::Purchase
             | TxnKind::Reversal
-            | TxnKind::Refund => self.amount_max_minor,
+            | TxnKind::Refund
+            | TxnKind::Disbursement => self.amount_max_minor,
         }
     }
 

@@ -2222,3 +2222,39 @@ fn an_allowance_caps_the_sum_of_its_charges_even_within_one_batch() {
     assert_eq!(w.reject(c), Rejection::InsufficientFunds);
     assert_eq!(w.ledger.allowances[&empty].spent_minor, 0);
 }
+
+#[test]
+fn a_disbursement_pays_a_customer_from_a_merchant_under_the_customers_limits() {
+    let mut w = World::new();
+    let payer = w.wallet(Tier::Tier2);
+    let shop = w.merchant();
+    let winner = w.wallet(Tier::Tier0);
+    w.fund(payer, ksh(200_000));
+    let sale = w.submit(TxnKind::MerchantPayment, payer, shop, ksh(150_000));
+    w.accept(sale);
+    let held = w.balance(shop);
+    let prize = w.submit(TxnKind::Disbursement, shop, winner, ksh(1_000));
+    let receipt = w.accept(prize);
+    assert_eq!(
+        (receipt.kind, receipt.fee_minor),
+        (TxnKind::Disbursement, 0)
+    );
+    assert_eq!(w.balance(winner), ksh(1_000));
+    assert_eq!(w.balance(shop), held - ksh(1_000));
+    // A tier-0 wallet's balance limit binds money received from a merchant too.
+    let limit = w.ledger.rules.currencies[&KES]
+        .tier(Tier::Tier0)
+        .balance_minor;
+    let over = w.submit(TxnKind::Disbursement, shop, winner, limit);
+    let rejection = w.reject(over);
+    assert!(
+        matches!(
+            rejection,
+            Rejection::ExceedsBalanceLimit | Rejection::ExceedsTransactionLimit
+        ),
+        "{rejection:?}"
+    );
+    // Only a merchant may disburse.
+    let wrong = w.submit(TxnKind::Disbursement, payer, winner, ksh(10));
+    assert_eq!(w.reject(wrong), Rejection::AccountKindNotAllowed);
+}

@@ -9,8 +9,9 @@
 //!   mandate's limits), or else as a payment request the customer approves with their PIN on
 //!   USSD (always asynchronous: `202`, then completed or failed). The credit party, if named, must
 //!   be the merchant itself. The operator may post a merchant payment directly.
-//! - `disbursement` (merchant → customer) is refused with `transactionTypeError`: the ledger has
-//!   no kind that moves money from a merchant account to a wallet under the tier limits.
+//! - `disbursement` (merchant → customer): a merchant pays out of its own account only (the
+//!   `debitParty`, if named, must be itself); the operator may name any merchant. The customer's
+//!   tier limits bind the wallet as for any money received.
 //! - Reversals: a merchant refunds (in full or in part) payments it received; the operator
 //!   reverses any reversible transaction (or refunds a merchant payment in part).
 //!
@@ -138,14 +139,10 @@ fn plan(
         "deposit" => TxnKind::Deposit,
         "withdrawal" => TxnKind::Withdrawal,
         "merchantpay" => TxnKind::MerchantPayment,
-        "disbursement" => {
-            return Err(GsmaError::transaction_type(
-                "disbursement is not supported: mkoba's ledger has no merchant-to-wallet kind",
-            ))
-        }
+        "disbursement" => TxnKind::Disbursement,
         _ => {
             return Err(GsmaError::transaction_type(
-                "supported types: transfer, merchantpay, deposit, withdrawal",
+                "supported types: transfer, merchantpay, disbursement, deposit, withdrawal",
             ))
         }
     };
@@ -167,6 +164,10 @@ fn plan(
                     require_customer(&debit, "debitParty")?;
                     require(&credit, "creditParty", true)?;
                 }
+                TxnKind::Disbursement => {
+                    require(&debit, "debitParty", false)?;
+                    require_customer(&credit, "creditParty")?;
+                }
                 _ => {
                     require_customer(&debit, "debitParty")?;
                     require(&credit, "creditParty", false)?;
@@ -184,6 +185,31 @@ fn plan(
         }
         Caller::Merchant(m) => m,
     };
+    if kind == TxnKind::Disbursement {
+        let debit = if input.debit.is_empty() {
+            None
+        } else {
+            Some(input.debit.resolve(app, conn, caller, "debitParty")?)
+        };
+        if debit.as_ref().is_some_and(|d| !d.is_own(caller)) {
+            return Err(GsmaError::not_entitled(
+                "a merchant may only disburse from its own account",
+            ));
+        }
+        let credit = input.credit.resolve(app, conn, caller, "creditParty")?;
+        require_customer(&credit, "creditParty")?;
+        let (memo, metadata) = memo_and_metadata(&input.echo, &input.correlation);
+        return Ok(Plan::Ledger(Command::Submit(TxnRequest {
+            idempotency_key: ledger_key(caller, &input.correlation),
+            kind,
+            debit: mkoba_ledger::AccountId(merchant.account_id),
+            credit: mkoba_ledger::AccountId(credit.account.id),
+            amount,
+            memo,
+            metadata,
+            pending_expiry_seconds: None,
+        })));
+    }
     if kind != TxnKind::MerchantPayment {
         return Err(GsmaError::not_entitled(
             "a merchant may initiate merchantpay only; transfers, deposits and withdrawals are the operator's",

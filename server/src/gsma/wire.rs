@@ -102,6 +102,7 @@ pub fn gsma_type(kind: &str) -> &'static str {
         Some(TxnKind::Transfer) => "transfer",
         Some(TxnKind::MerchantPayment | TxnKind::Purchase) => "merchantpay",
         Some(TxnKind::Reversal | TxnKind::Refund) => "reversal",
+        Some(TxnKind::Disbursement) => "disbursement",
         Some(
             TxnKind::Fee
             | TxnKind::Commission

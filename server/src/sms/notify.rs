@@ -316,6 +316,10 @@ fn rows_for(
                 Message::FloatReceived(confirmation(credit, debit, 0, false)),
             )]
         }
+        TxnKind::Disbursement => vec![(
+            credit,
+            Message::Received(confirmation(credit, debit, 0, false)),
+        )],
         TxnKind::Refund => vec![(
             credit,
             Message::Refund(confirmation(credit, debit, 0, false)),

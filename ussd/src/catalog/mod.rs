@@ -230,6 +230,7 @@ pub fn txn_kind(kind: TxnKind) -> Msg {
         TxnKind::Commission => Msg::KindCommission,
         TxnKind::Reversal => Msg::KindReversal,
         TxnKind::Refund => Msg::KindRefund,
+        TxnKind::Disbursement => Msg::KindMerchantPayment,
         TxnKind::FloatIssuance | TxnKind::FloatTransfer => Msg::KindFloat,
         TxnKind::Adjustment => Msg::KindAdjustment,
     }
