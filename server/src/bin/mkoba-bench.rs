@@ -25,7 +25,7 @@ enum Workload {
     Uniform,
     /// Every transfer is a cash-in from one agent float.
     Hot,
-    /// One-minor-unit purchases from one merchant.
+    /// One-minor-unit charges against each wallet's allowance for one merchant (no PIN).
     Micro,
 }
 
@@ -195,7 +195,13 @@ fn main() -> anyhow::Result<()> {
         Currency::KES,
         Tier::Tier2,
     )?;
+    let allowances = if matches!(args.workload, Workload::Micro) {
+        bench_allowances(&mut conn, merchant.merchant_id, merchant.account)?
+    } else {
+        Vec::new()
+    };
     drop(conn);
+    let allowances = Arc::new(allowances);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -246,6 +252,7 @@ fn main() -> anyhow::Result<()> {
             for client in 0..args.clients {
                 let (writer, wallets, workload) =
                     (app.writer.clone(), Arc::clone(&wallets), args.workload);
+                let allowances = Arc::clone(&allowances);
                 let merchant: AccountId = merchant.account;
                 tasks.spawn(async move {
                     let (mut accepted, mut rejected, mut latencies) = (
@@ -276,7 +283,19 @@ fn main() -> anyhow::Result<()> {
                                 submit(key, TxnKind::Deposit, float, pick(n + client as u64), 5_000)
                             }
                             Workload::Micro => {
-                                submit(key, TxnKind::Purchase, pick(n + client as u64), merchant, 1)
+                                let k = (n + client as u64).wrapping_mul(2_654_435_761);
+                                let index = usize::try_from(k % allowances.len().max(1) as u64)
+                                    .unwrap_or(0);
+                                let _ = merchant;
+                                Command::Charge {
+                                    idempotency_key: key,
+                                    allowance: mkoba_ledger::AllowanceId(
+                                        allowances.get(index).copied().unwrap_or(0),
+                                    ),
+                                    amount: Money::from_minor(1, Currency::KES),
+                                    memo: "article".into(),
+                                    metadata: String::new(),
+                                }
                             }
                         };
                         let t = Instant::now();
@@ -382,4 +401,33 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("mkoba-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// One active allowance per wallet for the bench merchant, with a cap no run can reach.
+fn bench_allowances(
+    conn: &mut mkoba::store::AnyConnection,
+    merchant_id: i64,
+    merchant_account: AccountId,
+) -> anyhow::Result<Vec<i64>> {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    let now = mkoba::store::writer::Clock::now(&SystemClock);
+    let expires = now.saturating_add_seconds(86_400).0;
+    let sql = "INSERT INTO allowances (public_id, merchant_id, customer_id, wallet_account_id, \
+                 merchant_account_id, currency, cap_minor, spent_minor, per_charge_max_minor, \
+                 expires_at, status, description, created_at, updated_at) \
+               SELECT 'al_bench_' || CAST(c.id AS TEXT), $1, c.id, c.wallet_account_id, $2, 'KES', \
+                 1000000000000, 0, 100, $3, 'active', 'bench', $4, $4 FROM customers c";
+    mkoba::with_conn!(conn, |c| diesel::sql_query(sql)
+        .bind::<BigInt, _>(merchant_id)
+        .bind::<BigInt, _>(merchant_account.0)
+        .bind::<BigInt, _>(expires)
+        .bind::<BigInt, _>(now.0)
+        .execute(c))?;
+    use diesel::prelude::*;
+    use mkoba::store::schema::allowances;
+    Ok(mkoba::with_conn!(conn, |c| allowances::table
+        .filter(allowances::merchant_id.eq(merchant_id))
+        .select(allowances::id)
+        .load::<i64>(c))?)
 }
