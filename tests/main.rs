@@ -14,6 +14,7 @@ mod merchant;
 mod migrations;
 mod ops;
 mod portal;
+mod reliability;
 mod simulator;
 mod sms;
 mod store;

@@ -68,6 +68,10 @@ struct Args {
     /// Reconcile the whole store against its journal every this many batches.
     #[arg(long, default_value_t = 250)]
     check_every: u64,
+    /// Self-test of the checks: at this step, add one minor unit to a wallet behind the
+    /// ledger's back. The run must then fail and print its seed.
+    #[arg(long)]
+    corrupt_at_step: Option<u64>,
 }
 
 /// SplitMix64: tiny, fast and the same on every platform and crate version, so a seed replays.
@@ -958,7 +962,14 @@ impl Sim {
     fn check_step(&mut self) -> anyhow::Result<()> {
         self.stats.step_checks += 1;
         let full = self.step % self.args.check_every.max(1) == 0;
+        let corrupt = self.args.corrupt_at_step == Some(self.step);
+        let victim = self.world.wallets.first().copied().unwrap_or(AccountId(0));
         let conn = self.connection(0)?;
+        if corrupt {
+            with_conn!(&mut *conn, |c| diesel::update(accounts::table.find(victim.0))
+                .set(accounts::balance_minor.eq(accounts::balance_minor + 1))
+                .execute(c))?;
+        }
         let store_accounts = load_accounts(conn)?;
         let store_allowances = load_allowances(conn)?;
         ensure!(
