@@ -6,9 +6,11 @@
     clippy::panic
 )]
 
+mod attacks;
 mod cli;
 mod concurrency;
 mod config;
+mod fuzz_corpora;
 mod http_api;
 mod merchant;
 mod migrations;
