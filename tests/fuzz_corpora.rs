@@ -71,4 +71,10 @@ fn inputs_found_by_fuzzing_stay_fixed() {
     checks::sms_inbound("check Q\u{fffd}\u{fffd}r sL".as_bytes());
     checks::sms_inbound("check \u{0}\u{0}c\u{df}9'\u{df}9\u{df}93\u{c9}\u{df}9".as_bytes());
     assert!(mkoba::phone::Msisdn::parse("&0006992417", phonenumber::country::Id::RW).is_err());
+    // money_parse: a fraction longer than a Decimal holds was rounded into a whole amount.
+    checks::money_parse(b"999999999999999999.9999999999999");
+    assert_eq!(
+        mkoba_ledger::Money::parse("999999999999999999.9999999999999", mkoba_ledger::Currency::UGX, i64::MAX),
+        Err(mkoba_ledger::AmountError::TooPrecise)
+    );
 }
