@@ -668,6 +668,7 @@ impl Sim {
                 self.change_status()?;
                 return Ok(());
             }
+            98 => self.odd_command(),
             _ => {
                 self.flush(batch)?;
                 return Ok(());
@@ -677,6 +678,36 @@ impl Sim {
         self.stats.ops += 1;
         batch.push((command, store));
         Ok(())
+    }
+
+    /// Commands no honest client sends: accounts that do not exist or of the wrong kind, other
+    /// currencies, oversized memos, allowances that do not exist.
+    fn odd_command(&mut self) -> Command {
+        let wallet = self.rng.pick(&self.world.wallets).unwrap_or(AccountId(0));
+        let other = self.rng.pick(&self.world.wallets).unwrap_or(AccountId(0));
+        let agent = self.rng.pick(&self.world.agents).unwrap_or(AccountId(0));
+        let mut command = match self.rng.below(6) {
+            0 | 1 => self.submit(TxnKind::Deposit, wallet, other, 5_000),
+            2 => self.submit(TxnKind::Transfer, wallet, AccountId(MISSING_ID), 5_000),
+            3 => self.submit(TxnKind::Withdrawal, wallet, agent, 5_000),
+            4 => self.submit(TxnKind::Transfer, wallet, other, 5_000),
+            _ => Command::Charge {
+                idempotency_key: self.key(),
+                allowance: AllowanceId(MISSING_ID),
+                amount: Money::from_minor(5, Currency::KES),
+                memo: String::new(),
+                metadata: String::new(),
+            },
+        };
+        if let Command::Submit(r) = &mut command {
+            match self.rng.below(5) {
+                0 => r.amount = Money::from_minor(r.amount.minor(), Currency::UGX),
+                1 => r.memo = "m".repeat(4_096),
+                2 => r.metadata = "{".repeat(65_536),
+                _ => {}
+            }
+        }
+        command
     }
 
     fn pick_history(&mut self) -> Option<(Command, Command)> {
@@ -711,10 +742,24 @@ impl Sim {
                 (a, status)
             }
         };
+        let blacklist = self.rng.permille(150);
+        let flag = !self
+            .model
+            .accounts
+            .get(&account)
+            .is_some_and(|a| a.blacklisted);
         let conn = self.connection(0)?;
-        ensure!(parties::set_status(conn, account, status)?, "set_status found no account");
-        if let Some(a) = self.model.accounts.get_mut(&account) {
-            a.status = status;
+        if blacklist {
+            // Blacklisting (sanctions, fraud) is separate from the status: toggle it.
+            ensure!(parties::set_blacklisted(conn, account, flag)?, "no account");
+            if let Some(a) = self.model.accounts.get_mut(&account) {
+                a.blacklisted = flag;
+            }
+        } else {
+            ensure!(parties::set_status(conn, account, status)?, "set_status found no account");
+            if let Some(a) = self.model.accounts.get_mut(&account) {
+                a.status = status;
+            }
         }
         self.stats.status_changes += 1;
         self.check_step()
