@@ -17,8 +17,15 @@ const PIN: &str = "4821";
 
 fn customer_with_pin(env: &TestEnv, msisdn: &str) -> i64 {
     env.customer(msisdn, Tier::Tier1);
-    let profile = parties::customer_profile(&mut env.conn(), msisdn).unwrap().unwrap();
-    parties::set_pin(&mut env.conn(), profile.id, &env.app.hasher.hash(PIN).unwrap()).unwrap();
+    let profile = parties::customer_profile(&mut env.conn(), msisdn)
+        .unwrap()
+        .unwrap();
+    parties::set_pin(
+        &mut env.conn(),
+        profile.id,
+        &env.app.hasher.hash(PIN).unwrap(),
+    )
+    .unwrap();
     profile.id
 }
 
@@ -50,14 +57,31 @@ fn parallel_guesses_check_at_most_three_pins(backend: Backend) {
         })
         .collect();
     let results: Vec<PinCheck> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(failures(&env, customer), (3, true), "three guesses counted: {results:?}");
-    let wrong = results.iter().filter(|r| matches!(r, PinCheck::Wrong { .. })).count();
+    assert_eq!(
+        failures(&env, customer),
+        (3, true),
+        "three guesses counted: {results:?}"
+    );
+    let wrong = results
+        .iter()
+        .filter(|r| matches!(r, PinCheck::Wrong { .. }))
+        .count();
     assert!(wrong <= 2, "{results:?}");
-    assert_eq!(results.iter().filter(|r| **r == PinCheck::Locked).count(), 12 - wrong);
-    assert_eq!(verify_blocking(&app, customer, PIN).unwrap(), PinCheck::Locked);
+    assert_eq!(
+        results.iter().filter(|r| **r == PinCheck::Locked).count(),
+        12 - wrong
+    );
+    assert_eq!(
+        verify_blocking(&app, customer, PIN).unwrap(),
+        PinCheck::Locked
+    );
     // The lock was announced once, by whichever guess set it.
     let texts = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254700400001", 10).unwrap();
-    assert_eq!(texts.iter().filter(|m| m.template == "pin_locked").count(), 1, "{texts:?}");
+    assert_eq!(
+        texts.iter().filter(|m| m.template == "pin_locked").count(),
+        1,
+        "{texts:?}"
+    );
 }
 
 /// An attacker holding the gateway token sprays common PINs over many numbers and many
@@ -79,10 +103,17 @@ fn spraying_pins_over_many_numbers_locks_each_after_three(backend: Backend) {
             }
         }
     }
-    assert_eq!(checked, 2 * customers.len(), "two wrong PINs per number, then the lock");
+    assert_eq!(
+        checked,
+        2 * customers.len(),
+        "two wrong PINs per number, then the lock"
+    );
     for customer in &customers {
         assert_eq!(failures(&env, *customer), (3, true));
-        assert_eq!(verify_blocking(&env.app, *customer, PIN).unwrap(), PinCheck::Locked);
+        assert_eq!(
+            verify_blocking(&env.app, *customer, PIN).unwrap(),
+            PinCheck::Locked
+        );
     }
 }
 
@@ -109,7 +140,10 @@ fn sql_looking_input_is_only_ever_data(backend: Backend) {
             "credit_account_id": wallet.0, "amount": "10.00", "currency": "KES" });
         let (status, refused) = s.post("/ops/v1/transactions", spaced);
         if text.contains(' ') {
-            assert_eq!((status, &refused["error"]), (422, &json!("idempotency_key_invalid")));
+            assert_eq!(
+                (status, &refused["error"]),
+                (422, &json!("idempotency_key_invalid"))
+            );
         }
         let key = format!("{}-{i}", text.replace(' ', "_"));
         let body = json!({ "idempotency_key": key, "kind": "deposit", "debit_account_id": float.0,
@@ -118,22 +152,45 @@ fn sql_looking_input_is_only_ever_data(backend: Backend) {
         let (status, receipt) = s.post("/ops/v1/transactions", body.clone());
         assert_eq!(status, 201, "{text}: {receipt}");
         let (again, replay) = s.post("/ops/v1/transactions", body);
-        assert_eq!((again, &replay["transaction_id"]), (200, &receipt["transaction_id"]), "{text}");
+        assert_eq!(
+            (again, &replay["transaction_id"]),
+            (200, &receipt["transaction_id"]),
+            "{text}"
+        );
         let encoded: String = text.bytes().map(|b| format!("%{b:02X}")).collect();
         for path in [
             format!("/ops/v1/accounts/{encoded}"),
             format!("/ops/v1/transactions/{encoded}"),
-            format!("/ops/v1/accounts/{}/statement?before={encoded}&limit={encoded}", wallet.0),
+            format!(
+                "/ops/v1/accounts/{}/statement?before={encoded}&limit={encoded}",
+                wallet.0
+            ),
         ] {
-            let (status, answer) =
-                s.call("GET", &path, None, Some("test-admin-token-0123456789abcdef"));
+            let (status, answer) = s.call(
+                "GET",
+                &path,
+                None,
+                Some("test-admin-token-0123456789abcdef"),
+            );
             assert!((400..500).contains(&status), "{path}: {status} {answer}");
         }
         // The gateway's own fields, and menu input: a polite END or the menu, never an error.
         for form in [
-            vec![("sessionId", text.to_string()), ("phoneNumber", "+254700400200".into()), ("text", text.to_string())],
-            vec![("sessionId", format!("s{i}")), ("phoneNumber", text.to_string()), ("text", String::new())],
-            vec![("sessionId", format!("r{i}")), ("phoneNumber", "+254700400300".into()), ("text", format!("1*{text}"))],
+            vec![
+                ("sessionId", text.to_string()),
+                ("phoneNumber", "+254700400200".into()),
+                ("text", text.to_string()),
+            ],
+            vec![
+                ("sessionId", format!("s{i}")),
+                ("phoneNumber", text.to_string()),
+                ("text", String::new()),
+            ],
+            vec![
+                ("sessionId", format!("r{i}")),
+                ("phoneNumber", "+254700400300".into()),
+                ("text", format!("1*{text}")),
+            ],
         ] {
             let (status, reply) = s.runtime.block_on(async {
                 let res = s
@@ -146,7 +203,10 @@ fn sql_looking_input_is_only_ever_data(backend: Backend) {
                 (res.status().as_u16(), res.text().await.unwrap())
             });
             assert_eq!(status, 200, "{form:?}");
-            assert!(reply.starts_with("CON ") || reply.starts_with("END "), "{reply}");
+            assert!(
+                reply.starts_with("CON ") || reply.starts_with("END "),
+                "{reply}"
+            );
         }
     }
     // Every row is where it should be: one deposit per payload, balances reconcile.
@@ -154,7 +214,10 @@ fn sql_looking_input_is_only_ever_data(backend: Backend) {
     let report = mkoba::store::reconcile::run(&mut conn).unwrap();
     assert!(report.balanced(), "{:?}", report.mismatches);
     let spaceless = SQL.iter().filter(|t| !t.contains(' ')).count() as i64;
-    assert_eq!(s.env.available(wallet), 1_000 * (SQL.len() as i64 + spaceless));
+    assert_eq!(
+        s.env.available(wallet),
+        1_000 * (SQL.len() as i64 + spaceless)
+    );
     for (i, text) in SQL.iter().enumerate() {
         let key = format!("{}-{i}", text.replace(' ', "_"));
         let stored = mkoba::store::reads::transaction_by_key(&mut conn, &key).unwrap();

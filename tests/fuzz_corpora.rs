@@ -15,13 +15,19 @@ mod targets {
 mod checks;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 5, "{target}: a real corpus, not {} files", files.len());
+    assert!(
+        files.len() >= 5,
+        "{target}: a real corpus, not {} files",
+        files.len()
+    );
     for file in &files {
         let data = std::fs::read(file).unwrap();
         let outcome = std::panic::catch_unwind(|| check(&data));
@@ -74,7 +80,11 @@ fn inputs_found_by_fuzzing_stay_fixed() {
     // money_parse: a fraction longer than a Decimal holds was rounded into a whole amount.
     checks::money_parse(b"999999999999999999.9999999999999");
     assert_eq!(
-        mkoba_ledger::Money::parse("999999999999999999.9999999999999", mkoba_ledger::Currency::UGX, i64::MAX),
+        mkoba_ledger::Money::parse(
+            "999999999999999999.9999999999999",
+            mkoba_ledger::Currency::UGX,
+            i64::MAX
+        ),
         Err(mkoba_ledger::AmountError::TooPrecise)
     );
 }

@@ -272,7 +272,10 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
     );
     // The demo merchant's API key, a wrong one, and portal sign-ins with passwords (refused
     // here for want of the form's CSRF token, so the refusal path is the one logged).
-    for key in [merchant_key, "mk_demonews0002_WrongSecretWrongSecretWrong0002"] {
+    for key in [
+        merchant_key,
+        "mk_demonews0002_WrongSecretWrongSecretWrong0002",
+    ] {
         let status = client
             .get(format!("{base}/api/v1/balance"))
             .bearer_auth(key)
@@ -285,7 +288,11 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
     for password in [portal_password, "Guess-Password-42"] {
         let status = client
             .post(format!("{base}/portal/sign-in"))
-            .form(&[("login", "AG101"), ("password", password), ("csrf", "forged")])
+            .form(&[
+                ("login", "AG101"),
+                ("password", password),
+                ("csrf", "forged"),
+            ])
             .send()
             .unwrap()
             .status()

@@ -11,8 +11,8 @@ fn sim(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("run mkoba-sim");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -34,7 +34,10 @@ fn assert_sound_runs(text: &str, seeds: usize, ops: u64) {
         assert!(figure(line, "rejected") > 0, "limits reached: {line}");
         assert!(figure(line, "faults") > 5, "faults injected: {line}");
         assert!(figure(line, "reconciliations") >= 2, "{line}");
-        assert!(figure(line, "step_checks") >= figure(line, "batches"), "{line}");
+        assert!(
+            figure(line, "step_checks") >= figure(line, "batches"),
+            "{line}"
+        );
     }
 }
 
@@ -50,7 +53,16 @@ fn simulation_on_sqlite_survives_injected_store_faults() {
 #[test]
 fn simulation_on_postgres_survives_killed_connections() {
     let url = pg_admin_url();
-    let (ok, text) = sim(&["--url", &url, "--seed", "201", "--ops", "2000", "--fault-permille", "100"]);
+    let (ok, text) = sim(&[
+        "--url",
+        &url,
+        "--seed",
+        "201",
+        "--ops",
+        "2000",
+        "--fault-permille",
+        "100",
+    ]);
     assert!(ok, "{text}");
     assert_sound_runs(&text, 1, 2_000);
     assert!(text.contains("connection_killed_before_commit"), "{text}");
@@ -74,8 +86,20 @@ fn simulation_replays_exactly_from_its_seed() {
     assert!(first.contains("digest="), "{first}");
     assert_eq!(first, second);
     let (_, other) = sim(&["--seed", "304", "--ops", "1200"]);
-    let other_digest = other.split("digest=").nth(1).unwrap().split_whitespace().next().unwrap();
-    let digest = first.split("digest=").nth(1).unwrap().split_whitespace().next().unwrap();
+    let other_digest = other
+        .split("digest=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let digest = first
+        .split("digest=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     assert_ne!(digest, other_digest, "another seed, another history");
 }
 
@@ -86,7 +110,10 @@ fn simulation_catches_a_balance_changed_behind_the_ledger_and_names_the_seed() {
     assert!(text.contains("FAILED seed=404"), "{text}");
     assert!(text.contains("differs"), "{text}");
     assert!(text.contains("at step 40"), "{text}");
-    assert!(text.contains("replay: cargo run --release --bin mkoba-sim -- --url sqlite --seed 404"), "{text}");
+    assert!(
+        text.contains("replay: cargo run --release --bin mkoba-sim -- --url sqlite --seed 404"),
+        "{text}"
+    );
 }
 
 mod sms_faults {
@@ -136,7 +163,9 @@ mod sms_faults {
                     fail("429_retry_after");
                     ResponseTemplate::new(429)
                         .insert_header("Retry-After", "3")
-                        .set_body_json(json!({ "code": 20429, "message": "Too Many Requests", "status": 429 }))
+                        .set_body_json(
+                            json!({ "code": 20429, "message": "Too Many Requests", "status": 429 }),
+                        )
                 }
                 4 => {
                     fail("timeout");
@@ -187,10 +216,19 @@ mod sms_faults {
         {
             let mut conn = env.conn();
             for i in 0..MESSAGES {
-                let message = Message::PinReset { pin: format!("{:06}", 100_000 + i) };
+                let message = Message::PinReset {
+                    pin: format!("{:06}", 100_000 + i),
+                };
                 let to = format!("+2547001{:05}", i % 7);
-                outbox::enqueue(&mut conn, &env.app.notify, &to, &message, Language::En, env.clock.now())
-                    .unwrap();
+                outbox::enqueue(
+                    &mut conn,
+                    &env.app.notify,
+                    &to,
+                    &message,
+                    Language::En,
+                    env.clock.now(),
+                )
+                .unwrap();
             }
         }
         let dispatcher = Dispatcher::new(
@@ -204,9 +242,20 @@ mod sms_faults {
         let mut calls_while_down = 0;
         for second in 0..900 {
             down.store((5..65).contains(&second), Ordering::SeqCst);
-            let before = failures.lock().unwrap().get("503_down").copied().unwrap_or(0);
+            let before = failures
+                .lock()
+                .unwrap()
+                .get("503_down")
+                .copied()
+                .unwrap_or(0);
             rt.block_on(dispatcher.dispatch_once()).unwrap();
-            calls_while_down += failures.lock().unwrap().get("503_down").copied().unwrap_or(0) - before;
+            calls_while_down += failures
+                .lock()
+                .unwrap()
+                .get("503_down")
+                .copied()
+                .unwrap_or(0)
+                - before;
             env.clock.advance_seconds(1);
             let counts = outbox::counts(&mut env.conn()).unwrap();
             sent = counts.get("sent").copied().unwrap_or(0);
@@ -215,21 +264,43 @@ mod sms_faults {
                 break;
             }
         }
-        assert_eq!(usize::try_from(sent).unwrap(), MESSAGES, "every message sent");
+        assert_eq!(
+            usize::try_from(sent).unwrap(),
+            MESSAGES,
+            "every message sent"
+        );
         let delivered = delivered.lock().unwrap();
-        assert_eq!(delivered.len(), MESSAGES, "every message reached the provider");
-        assert!(delivered.values().all(|n| *n == 1), "none twice: {delivered:?}");
+        assert_eq!(
+            delivered.len(),
+            MESSAGES,
+            "every message reached the provider"
+        );
+        assert!(
+            delivered.values().all(|n| *n == 1),
+            "none twice: {delivered:?}"
+        );
         let failures = failures.lock().unwrap();
         for kind in ["500", "429_retry_after", "timeout", "503_down"] {
-            assert!(failures.get(kind).copied().unwrap_or(0) > 0, "{kind} injected: {failures:?}");
+            assert!(
+                failures.get(kind).copied().unwrap_or(0) > 0,
+                "{kind} injected: {failures:?}"
+            );
         }
         assert!(calls_while_down > 0, "the outage was felt");
         let rows: Vec<outbox::OutboxRow> = (0..7)
-            .flat_map(|i| outbox::for_recipient(&mut env.conn(), &format!("+2547001{i:05}"), 100).unwrap())
+            .flat_map(|i| {
+                outbox::for_recipient(&mut env.conn(), &format!("+2547001{i:05}"), 100).unwrap()
+            })
             .collect();
         assert_eq!(rows.len(), MESSAGES);
-        assert!(rows.iter().all(|r| r.provider_message_id.is_some()), "{rows:?}");
-        assert!(rows.iter().any(|r| r.attempts > 2), "retried through the outage");
+        assert!(
+            rows.iter().all(|r| r.provider_message_id.is_some()),
+            "{rows:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.attempts > 2),
+            "retried through the outage"
+        );
         println!("SMS faults ({backend:?}): {MESSAGES} messages, failures injected {failures:?}, all sent once");
     }
 

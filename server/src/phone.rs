@@ -42,8 +42,8 @@ impl Msisdn {
                     // The library validates some lenient spellings (leading punctuation, extra
                     // zeros) whose E.164 form it then refuses: keep only numbers whose stored
                     // form reads back as itself, or they could never be found again.
-                    let canonical = phonenumber::parse(None, &e164)
-                        .is_ok_and(|n| phonenumber::is_valid(&n));
+                    let canonical =
+                        phonenumber::parse(None, &e164).is_ok_and(|n| phonenumber::is_valid(&n));
                     if canonical {
                         return Ok(Msisdn(e164));
                     }
@@ -115,7 +115,11 @@ mod tests {
         assert_eq!(Msisdn::parse("&0006992417", rw), Err(PhoneError::Invalid));
         for text in ["0712345678", "+250788123456", "+233201234567"] {
             let number = Msisdn::parse(text, Id::KE).map(|m| m.0).unwrap_or_default();
-            assert_eq!(Msisdn::parse(&number, rw).map(|m| m.0), Ok(number.clone()), "{text}");
+            assert_eq!(
+                Msisdn::parse(&number, rw).map(|m| m.0),
+                Ok(number.clone()),
+                "{text}"
+            );
         }
     }
 

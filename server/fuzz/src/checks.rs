@@ -32,7 +32,11 @@ pub fn ussd_dialects(data: &[u8]) {
             let fallback = d.render_fallback(&response);
             assert!(!fallback.body.is_empty());
             if let Ok(request) = d.parse(content_type, data) {
-                assert!(!request.session_id.is_empty(), "{}: empty session id", d.name());
+                assert!(
+                    !request.session_id.is_empty(),
+                    "{}: empty session id",
+                    d.name()
+                );
                 assert!(!request.msisdn.is_empty(), "{}: empty msisdn", d.name());
                 let rendered = d.render(&request, &response);
                 assert!(!rendered.body.is_empty());
@@ -208,12 +212,18 @@ pub fn ussd_engine(data: &[u8]) {
                 Output::Screen { text, end } => {
                     let len = gsm::gsm7_len(&text);
                     assert!(len.is_some(), "not GSM-7: {text:?}");
-                    assert!(len.unwrap_or(0) + 4 <= gsm::SCREEN_MAX, "too long: {text:?}");
+                    assert!(
+                        len.unwrap_or(0) + 4 <= gsm::SCREEN_MAX,
+                        "too long: {text:?}"
+                    );
                     assert_eq!(end, turn.state.is_ended());
                     let json = turn.state.to_json();
                     assert!(json.is_ok(), "state does not store");
                     let back = SessionState::from_json(&json.unwrap_or_default());
-                    assert!(back.as_ref().is_ok_and(|s| *s == turn.state), "state round trip");
+                    assert!(
+                        back.as_ref().is_ok_and(|s| *s == turn.state),
+                        "state round trip"
+                    );
                     if end {
                         return;
                     }
@@ -247,7 +257,10 @@ pub fn money_parse(data: &[u8]) {
         for max in [1, 100, 7_000_000, i64::MAX] {
             match Money::parse(&text, currency, max) {
                 Ok(money) => {
-                    assert!(money.minor() > 0 && money.minor() <= max, "{text:?} -> {money:?}");
+                    assert!(
+                        money.minor() > 0 && money.minor() <= max,
+                        "{text:?} -> {money:?}"
+                    );
                     assert_eq!(money.currency(), currency);
                     let printed = money.to_plain_string();
                     let again = Money::parse(&printed, currency, max);
@@ -298,9 +311,18 @@ pub fn sms_inbound(data: &[u8]) {
         // Upper-casing may lengthen a character (ß is SS), at most threefold.
         assert!(code.chars().count() <= 3 * inbound::INBOUND_TEXT_MAX);
         assert_eq!(code.to_uppercase(), code, "{text:?}");
-        assert!(!code.chars().any(char::is_whitespace), "{text:?} -> {code:?}");
-        for end in [code.chars().next(), code.chars().last()].into_iter().flatten() {
-            assert!(!end.is_ascii() || end.is_ascii_alphanumeric(), "{text:?} -> {code:?}");
+        assert!(
+            !code.chars().any(char::is_whitespace),
+            "{text:?} -> {code:?}"
+        );
+        for end in [code.chars().next(), code.chars().last()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !end.is_ascii() || end.is_ascii_alphanumeric(),
+                "{text:?} -> {code:?}"
+            );
         }
     }
 }

@@ -125,7 +125,11 @@ impl Server {
     }
 
     fn start(&mut self) -> anyhow::Result<()> {
-        self.child = Some(self.command(&["serve"]).spawn().context("starting mkoba serve")?);
+        self.child = Some(
+            self.command(&["serve"])
+                .spawn()
+                .context("starting mkoba serve")?,
+        );
         self.starts += 1;
         Ok(())
     }
@@ -239,7 +243,11 @@ impl Client {
             let (url, body) = if roll < 10 && !self.pendings.is_empty() {
                 let i = self.rng.gen_range(0..self.pendings.len());
                 let pending = self.pendings.swap_remove(i);
-                let action = if self.rng.gen_bool(0.7) { "post" } else { "void" };
+                let action = if self.rng.gen_bool(0.7) {
+                    "post"
+                } else {
+                    "void"
+                };
                 (
                     format!("{}/ops/v1/pending/{pending}/{action}", self.base),
                     json!({ "idempotency_key": key }),
@@ -250,15 +258,12 @@ impl Client {
                 let Some((url, body, id)) = self.sent.get(i).cloned() else {
                     continue;
                 };
-                self.counters.duplicates_sent.fetch_add(1, Ordering::Relaxed);
-                if let Some((status, value)) = until_answered(
-                    &self.http,
-                    &url,
-                    &body,
-                    &self.counters,
-                    &self.stop_retrying,
-                )
-                .await?
+                self.counters
+                    .duplicates_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some((status, value)) =
+                    until_answered(&self.http, &url, &body, &self.counters, &self.stop_retrying)
+                        .await?
                 {
                     let replayed_id = value.get("transaction_id").and_then(Value::as_i64);
                     ensure!(
@@ -296,14 +301,9 @@ impl Client {
                 )
             };
             self.counters.operations.fetch_add(1, Ordering::Relaxed);
-            let Some((status, value)) = until_answered(
-                &self.http,
-                &url,
-                &body,
-                &self.counters,
-                &self.stop_retrying,
-            )
-            .await?
+            let Some((status, value)) =
+                until_answered(&self.http, &url, &body, &self.counters, &self.stop_retrying)
+                    .await?
             else {
                 continue;
             };
@@ -325,7 +325,9 @@ impl Client {
                         .insert(key.clone(), id);
                     ensure!(previous.is_none(), "key {key} acknowledged twice");
                     if value.get("phase").and_then(Value::as_str) == Some("pending") {
-                        self.counters.pendings_opened.fetch_add(1, Ordering::Relaxed);
+                        self.counters
+                            .pendings_opened
+                            .fetch_add(1, Ordering::Relaxed);
                         self.pendings.push(id);
                     }
                     if self.sent.len() < 200 {
@@ -406,7 +408,9 @@ fn main() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("mkoba-crash-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db_url = setup_database(&args.url)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut server = Server {
         bin,
         dir: dir.clone(),
@@ -426,8 +430,10 @@ fn main() -> anyhow::Result<()> {
     };
     let world = {
         let mut conn = options.connect()?;
-        let system =
-            mkoba::store::parties::ensure_system_accounts(&mut conn, &[mkoba_ledger::Currency::KES])?;
+        let system = mkoba::store::parties::ensure_system_accounts(
+            &mut conn,
+            &[mkoba_ledger::Currency::KES],
+        )?;
         let mut agents = Vec::new();
         for i in 0..4 {
             let agent = mkoba::store::parties::create_agent(
@@ -456,7 +462,11 @@ fn main() -> anyhow::Result<()> {
             .context("KES")?
             .issuance
             .0;
-        (issuance, agents, wallets.iter().map(|w| w.0).collect::<Vec<i64>>())
+        (
+            issuance,
+            agents,
+            wallets.iter().map(|w| w.0).collect::<Vec<i64>>(),
+        )
     };
     let (issuance, agents, wallets) = world;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -483,16 +493,20 @@ fn main() -> anyhow::Result<()> {
         let url = format!("{base}/ops/v1/transactions");
         let mut requests = Vec::new();
         for (i, agent) in agents.iter().enumerate() {
-            requests.push(json!({ "idempotency_key": format!("open-float-{i}"), "kind": "float_issuance",
+            requests.push(
+                json!({ "idempotency_key": format!("open-float-{i}"), "kind": "float_issuance",
                 "debit_account_id": issuance, "credit_account_id": agent,
-                "amount": format!("{}", FLOAT_MINOR / 100), "currency": "KES" }));
+                "amount": format!("{}", FLOAT_MINOR / 100), "currency": "KES" }),
+            );
             issued += FLOAT_MINOR;
         }
         for (i, wallet) in wallets.iter().enumerate() {
             let agent = agents.get(i % agents.len()).copied().unwrap_or(0);
-            requests.push(json!({ "idempotency_key": format!("open-wallet-{i}"), "kind": "deposit",
+            requests.push(
+                json!({ "idempotency_key": format!("open-wallet-{i}"), "kind": "deposit",
                 "debit_account_id": agent, "credit_account_id": wallet,
-                "amount": format!("{}", WALLET_MINOR / 100), "currency": "KES" }));
+                "amount": format!("{}", WALLET_MINOR / 100), "currency": "KES" }),
+            );
         }
         for body in requests {
             let answer = until_answered(&http, &url, &body, &counters, &stop_flag).await?;
@@ -570,7 +584,10 @@ fn main() -> anyhow::Result<()> {
             if ready(&http, &base).await {
                 break;
             }
-            ensure!(Instant::now() < deadline, "the server never became ready again");
+            ensure!(
+                Instant::now() < deadline,
+                "the server never became ready again"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let mut failures = Vec::new();
@@ -607,22 +624,52 @@ fn main() -> anyhow::Result<()> {
     let report = check(&mut conn, issuance, issued, &acks, open)?;
     let c = &counters;
     println!("crash run: {:.0} s", started.elapsed().as_secs_f64());
-    println!("  server SIGKILLs:              {kills} (server starts {})", server.starts);
+    println!(
+        "  server SIGKILLs:              {kills} (server starts {})",
+        server.starts
+    );
     println!("  PostgreSQL restarts:          {pg_restarts} (immediate mode)");
     println!("  clients:                      {}", args.clients);
-    println!("  operations sent:              {}", c.operations.load(Ordering::Relaxed));
-    println!("  acknowledged:                 {}", c.acknowledged.load(Ordering::Relaxed));
-    println!("  rejected (4xx, by name):      {}", c.rejected.load(Ordering::Relaxed));
+    println!(
+        "  operations sent:              {}",
+        c.operations.load(Ordering::Relaxed)
+    );
+    println!(
+        "  acknowledged:                 {}",
+        c.acknowledged.load(Ordering::Relaxed)
+    );
+    println!(
+        "  rejected (4xx, by name):      {}",
+        c.rejected.load(Ordering::Relaxed)
+    );
     println!(
         "  rejections:                   {:?}",
         c.rejections.lock().unwrap_or_else(PoisonError::into_inner)
     );
-    println!("  retries:                      {}", c.retries.load(Ordering::Relaxed));
-    println!("  5xx answers:                  {}", c.unavailable.load(Ordering::Relaxed));
-    println!("  transport errors/timeouts:    {}", c.transport_errors.load(Ordering::Relaxed));
-    println!("  answers that were replays:    {}", c.replays_seen.load(Ordering::Relaxed));
-    println!("  deliberate duplicates sent:   {}", c.duplicates_sent.load(Ordering::Relaxed));
-    println!("  pending transfers opened:     {}", c.pendings_opened.load(Ordering::Relaxed));
+    println!(
+        "  retries:                      {}",
+        c.retries.load(Ordering::Relaxed)
+    );
+    println!(
+        "  5xx answers:                  {}",
+        c.unavailable.load(Ordering::Relaxed)
+    );
+    println!(
+        "  transport errors/timeouts:    {}",
+        c.transport_errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "  answers that were replays:    {}",
+        c.replays_seen.load(Ordering::Relaxed)
+    );
+    println!(
+        "  deliberate duplicates sent:   {}",
+        c.duplicates_sent.load(Ordering::Relaxed)
+    );
+    println!(
+        "  pending transfers opened:     {}",
+        c.pendings_opened.load(Ordering::Relaxed)
+    );
     for line in report {
         println!("  {line}");
     }
@@ -678,11 +725,19 @@ fn check(
     lines.push("balances below their floor: 0".into());
 
     let report = reconcile::run(conn)?;
-    ensure!(report.balanced(), "the journal does not reconcile: {:?}", report.mismatches);
+    ensure!(
+        report.balanced(),
+        "the journal does not reconcile: {:?}",
+        report.mismatches
+    );
     lines.push("journal reconciles with every balance: yes".into());
 
     let journal: Vec<(i64, String, String)> = with_conn!(conn, |c| transactions::table
-        .select((transactions::id, transactions::idempotency_key, transactions::metadata))
+        .select((
+            transactions::id,
+            transactions::idempotency_key,
+            transactions::metadata
+        ))
         .load(c))?;
     let mut by_key: HashMap<&str, Vec<i64>> = HashMap::new();
     let mut by_op: BTreeMap<String, u64> = BTreeMap::new();
@@ -715,7 +770,10 @@ fn check(
         acks.len()
     ));
     let duplicated = by_op.values().filter(|n| **n > 1).count();
-    ensure!(duplicated == 0, "{duplicated} client operations posted more than once");
+    ensure!(
+        duplicated == 0,
+        "{duplicated} client operations posted more than once"
+    );
     let unacknowledged = by_op.keys().filter(|op| !acks.contains_key(*op)).count();
     lines.push(format!(
         "client operations in the journal more than once: 0 ({} journal rows; {unacknowledged} committed but never acknowledged)",
@@ -726,7 +784,9 @@ fn check(
         .group_by(pending_transfers::status)
         .select((pending_transfers::status, diesel::dsl::count_star()))
         .load(c))?;
-    lines.push(format!("pending transfers still open: 0; resolved: {statuses:?}"));
+    lines.push(format!(
+        "pending transfers still open: 0; resolved: {statuses:?}"
+    ));
     if acks.is_empty() {
         bail!("no operation was acknowledged: the workload never ran");
     }

@@ -227,7 +227,12 @@ fn edge_amounts(rules: &CurrencyRules) -> Vec<i64> {
         &t.commission_withdrawal,
     ] {
         for band in &bands.0 {
-            edges.extend([band.from_minor - 1, band.from_minor, band.to_minor, band.to_minor + 1]);
+            edges.extend([
+                band.from_minor - 1,
+                band.from_minor,
+                band.to_minor,
+                band.to_minor + 1,
+            ]);
         }
     }
     edges.sort_unstable();
@@ -288,7 +293,9 @@ impl Sim {
             busy_timeout_ms: 20,
             statement_timeout_ms: 30_000,
         };
-        options.migrate().context("migrating the simulation database")?;
+        options
+            .migrate()
+            .context("migrating the simulation database")?;
         let ledger_rules = LedgerRules::kenya_defaults();
         let rules = ledger_rules
             .currencies
@@ -447,7 +454,13 @@ impl Sim {
         }
     }
 
-    fn submit(&mut self, kind: TxnKind, debit: AccountId, credit: AccountId, minor: i64) -> Command {
+    fn submit(
+        &mut self,
+        kind: TxnKind,
+        debit: AccountId,
+        credit: AccountId,
+        minor: i64,
+    ) -> Command {
         let expiry = if matches!(kind, TxnKind::FloatIssuance) {
             None
         } else {
@@ -488,7 +501,9 @@ impl Sim {
         if self.pendings.is_empty() || self.rng.permille(100) {
             return (TxnId(MISSING_ID + self.keys as i64), 1_000);
         }
-        self.rng.pick(&self.pendings).unwrap_or((TxnId(MISSING_ID), 1))
+        self.rng
+            .pick(&self.pendings)
+            .unwrap_or((TxnId(MISSING_ID), 1))
     }
 
     fn pick_txn(&mut self) -> TxnId {
@@ -519,11 +534,13 @@ impl Sim {
                 self.submit(TxnKind::FloatIssuance, issuance, to, minor)
             }
             3..=16 => {
-                let (from, to, minor) = (agent(&mut self.rng), wallet(&mut self.rng), self.amount());
+                let (from, to, minor) =
+                    (agent(&mut self.rng), wallet(&mut self.rng), self.amount());
                 self.submit(TxnKind::Deposit, from, to, minor)
             }
             17..=27 => {
-                let (from, to, minor) = (wallet(&mut self.rng), agent(&mut self.rng), self.amount());
+                let (from, to, minor) =
+                    (wallet(&mut self.rng), agent(&mut self.rng), self.amount());
                 self.submit(TxnKind::Withdrawal, from, to, minor)
             }
             28..=42 => {
@@ -756,7 +773,10 @@ impl Sim {
                 a.blacklisted = flag;
             }
         } else {
-            ensure!(parties::set_status(conn, account, status)?, "set_status found no account");
+            ensure!(
+                parties::set_status(conn, account, status)?,
+                "set_status found no account"
+            );
             if let Some(a) = self.model.accounts.get_mut(&account) {
                 a.status = status;
             }
@@ -900,7 +920,10 @@ impl Sim {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        ensure!(still_armed.is_none(), "fault {still_armed:?} was never reached");
+        ensure!(
+            still_armed.is_none(),
+            "fault {still_armed:?} was never reached"
+        );
         match (result, fault) {
             (Ok(outcomes), None) => {
                 let expected = self.model.execute(&model_commands, now);
@@ -1011,9 +1034,11 @@ impl Sim {
         let victim = self.world.wallets.first().copied().unwrap_or(AccountId(0));
         let conn = self.connection(0)?;
         if corrupt {
-            with_conn!(&mut *conn, |c| diesel::update(accounts::table.find(victim.0))
-                .set(accounts::balance_minor.eq(accounts::balance_minor + 1))
-                .execute(c))?;
+            with_conn!(&mut *conn, |c| diesel::update(
+                accounts::table.find(victim.0)
+            )
+            .set(accounts::balance_minor.eq(accounts::balance_minor + 1))
+            .execute(c))?;
         }
         let store_accounts = load_accounts(conn)?;
         let store_allowances = load_allowances(conn)?;
@@ -1023,9 +1048,21 @@ impl Sim {
         );
         let mut total = 0_i128;
         for (id, s) in &store_accounts {
-            let m = self.model.accounts.get(id).context("account missing in model")?;
-            ensure!(m == s, "account {} differs:\n  model: {m:?}\n  store: {s:?}", id.0);
-            ensure!(s.is_within_floor(), "account {} is below its floor: {s:?}", id.0);
+            let m = self
+                .model
+                .accounts
+                .get(id)
+                .context("account missing in model")?;
+            ensure!(
+                m == s,
+                "account {} differs:\n  model: {m:?}\n  store: {s:?}",
+                id.0
+            );
+            ensure!(
+                s.is_within_floor(),
+                "account {} is below its floor: {s:?}",
+                id.0
+            );
             ensure!(
                 s.pending_debits_minor >= 0 && s.pending_credits_minor >= 0,
                 "negative pending counters on {}",
@@ -1048,7 +1085,11 @@ impl Sim {
         self.stats.reconciliations += 1;
         let conn = self.connection(0)?;
         let report = reconcile::run(conn)?;
-        ensure!(report.balanced(), "store does not reconcile: {:?}", report.mismatches);
+        ensure!(
+            report.balanced(),
+            "store does not reconcile: {:?}",
+            report.mismatches
+        );
         let journal: i64 = with_conn!(conn, |c| transactions::table.count().get_result(c))?;
         let open: i64 = with_conn!(conn, |c| pending_transfers::table
             .filter(pending_transfers::status.eq("open"))
@@ -1166,20 +1207,22 @@ fn load_allowances(
         ))
         .load(c))?;
     rows.into_iter()
-        .map(|(id, wallet, merchant, currency, cap, spent, per_charge, expires, status)| {
-            let state = AllowanceState {
-                id: AllowanceId(id),
-                wallet: AccountId(wallet),
-                merchant: AccountId(merchant),
-                currency: Currency::from_code(&currency).context("allowance currency")?,
-                cap_minor: cap,
-                spent_minor: spent,
-                per_charge_max_minor: per_charge,
-                expires_at: Timestamp(expires),
-                active: status == "active",
-            };
-            Ok((state.id, state))
-        })
+        .map(
+            |(id, wallet, merchant, currency, cap, spent, per_charge, expires, status)| {
+                let state = AllowanceState {
+                    id: AllowanceId(id),
+                    wallet: AccountId(wallet),
+                    merchant: AccountId(merchant),
+                    currency: Currency::from_code(&currency).context("allowance currency")?,
+                    cap_minor: cap,
+                    spent_minor: spent,
+                    per_charge_max_minor: per_charge,
+                    expires_at: Timestamp(expires),
+                    active: status == "active",
+                };
+                Ok((state.id, state))
+            },
+        )
         .collect()
 }
 
@@ -1214,9 +1257,16 @@ fn setup(
     }
     let mut wallets = Vec::new();
     let mut customers = Vec::new();
-    for (i, tier) in [Tier::Tier0, Tier::Tier0, Tier::Tier1, Tier::Tier1, Tier::Tier2, Tier::Tier2]
-        .into_iter()
-        .enumerate()
+    for (i, tier) in [
+        Tier::Tier0,
+        Tier::Tier0,
+        Tier::Tier1,
+        Tier::Tier1,
+        Tier::Tier2,
+        Tier::Tier2,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let msisdn = format!("+25471100010{i}");
         let created = parties::create_customer(
@@ -1315,7 +1365,11 @@ impl Scratch {
                 Ok((Scratch::Postgres { admin, name }, url))
             }
             DatabaseUrl::Sqlite(path) => Ok((
-                Scratch::Sqlite(path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()),
+                Scratch::Sqlite(
+                    path.parent()
+                        .map(std::path::Path::to_path_buf)
+                        .unwrap_or_default(),
+                ),
                 DatabaseUrl::Sqlite(path),
             )),
         }
@@ -1328,7 +1382,8 @@ impl Scratch {
             }
             Scratch::Postgres { admin, name } => {
                 if let Ok(mut conn) = diesel::PgConnection::establish(&admin) {
-                    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                    let _ =
+                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }
             }
         }
