@@ -71,6 +71,8 @@ fn inbound_sms_corpus_replays_without_a_panic() {
 fn inputs_found_by_fuzzing_stay_fixed() {
     // phone_parse: a lenient spelling accepted as an E.164 number that does not read back.
     checks::phone_parse(b"\x05&0006992417");
+    // phone_parse: an Italian number whose leading zeros its E.164 form loses.
+    checks::phone_parse(b"\x0039000385085");
     // phone_parse: letters are read as keypad digits; a long Nigerian number is still E.164.
     checks::phone_parse(b"\x04\xff700S526700652");
     // sms_inbound: a CHECK argument of replacement characters and letters that grow upper-cased.

@@ -43,7 +43,10 @@ impl Msisdn {
                     // zeros) whose E.164 form it then refuses: keep only numbers whose stored
                     // form reads back as itself, or they could never be found again.
                     let canonical =
-                        phonenumber::parse(None, &e164).is_ok_and(|n| phonenumber::is_valid(&n));
+                        phonenumber::parse(Some(default_country), &e164).is_ok_and(|n| {
+                            phonenumber::is_valid(&n)
+                                && n.format().mode(Mode::E164).to_string() == e164
+                        });
                     if canonical {
                         return Ok(Msisdn(e164));
                     }
@@ -113,6 +116,11 @@ mod tests {
     fn what_it_accepts_reads_back_as_itself() {
         let rw = country_id("RW").unwrap_or(Id::RW);
         assert_eq!(Msisdn::parse("&0006992417", rw), Err(PhoneError::Invalid));
+        // An Italian number whose leading zeros E.164 formatting drops.
+        assert_eq!(
+            Msisdn::parse("39000385085", Id::KE),
+            Err(PhoneError::Invalid)
+        );
         for text in ["0712345678", "+250788123456", "+233201234567"] {
             let number = Msisdn::parse(text, Id::KE).map(|m| m.0).unwrap_or_default();
             assert_eq!(
