@@ -6,15 +6,18 @@
     clippy::panic
 )]
 
+mod attacks;
 mod cli;
 mod concurrency;
 mod config;
+mod fuzz_corpora;
 mod gsma;
 mod http_api;
 mod merchant;
 mod migrations;
 mod ops;
 mod portal;
+mod reliability;
 mod simulator;
 mod sms;
 mod store;

@@ -179,6 +179,8 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
         .unwrap()
         .port();
     let (pin, new_pin) = ("7391", "8264");
+    let merchant_key = "mk_demonews0002_DemoOnlyNeverUseThisKeyInProd002";
+    let portal_password = "demo-agent-101";
     let (admin_token, gateway_token, pepper) = (
         "admin-token-3c9f1e7a5b2d4c6e8f0a",
         "gateway-token-9d8c7b6a5f4e3d2c1b0a",
@@ -268,6 +270,35 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
         session("s5", &["6", "0000"]).contains("Wrong PIN"),
         "a wrong PIN is logged about, never logged"
     );
+    // The demo merchant's API key, a wrong one, and portal sign-ins with passwords (refused
+    // here for want of the form's CSRF token, so the refusal path is the one logged).
+    for key in [
+        merchant_key,
+        "mk_demonews0002_WrongSecretWrongSecretWrong0002",
+    ] {
+        let status = client
+            .get(format!("{base}/api/v1/balance"))
+            .bearer_auth(key)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        assert!(status == 200 || status == 401, "{status}");
+    }
+    for password in [portal_password, "Guess-Password-42"] {
+        let status = client
+            .post(format!("{base}/portal/sign-in"))
+            .form(&[
+                ("login", "AG101"),
+                ("password", password),
+                ("csrf", "forged"),
+            ])
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        assert!(status < 500, "{status}");
+    }
     let _ = child.kill();
     let _ = child.wait();
 
@@ -291,6 +322,11 @@ fn logs_of_a_full_journey_carry_no_secrets_or_phone_numbers() {
         admin_token,
         gateway_token,
         pepper,
+        merchant_key,
+        "DemoOnlyNeverUseThisKeyInProd002",
+        "WrongSecretWrongSecretWrong0002",
+        portal_password,
+        "Guess-Password-42",
         "254700300001",
         "0700300001",
         "254700000002",

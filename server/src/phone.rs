@@ -38,7 +38,18 @@ impl Msisdn {
         {
             if let Ok(number) = phonenumber::parse(Some(default_country), candidate) {
                 if phonenumber::is_valid(&number) {
-                    return Ok(Msisdn(number.format().mode(Mode::E164).to_string()));
+                    let e164 = number.format().mode(Mode::E164).to_string();
+                    // The library validates some lenient spellings (leading punctuation, extra
+                    // zeros) whose E.164 form it then refuses: keep only numbers whose stored
+                    // form reads back as itself, or they could never be found again.
+                    let canonical =
+                        phonenumber::parse(Some(default_country), &e164).is_ok_and(|n| {
+                            phonenumber::is_valid(&n)
+                                && n.format().mode(Mode::E164).to_string() == e164
+                        });
+                    if canonical {
+                        return Ok(Msisdn(e164));
+                    }
                 }
             }
         }
@@ -97,6 +108,27 @@ mod tests {
             Msisdn::parse("+256772123456", ke).map(|m| m.0),
             Ok("+256772123456".to_owned())
         );
+    }
+
+    /// Found by the `phone_parse` fuzz target: `&0006992417` in Rwanda was accepted as
+    /// `+25006992417`, a form that itself does not parse, so the number could never be found.
+    #[test]
+    fn what_it_accepts_reads_back_as_itself() {
+        let rw = country_id("RW").unwrap_or(Id::RW);
+        assert_eq!(Msisdn::parse("&0006992417", rw), Err(PhoneError::Invalid));
+        // An Italian number whose leading zeros E.164 formatting drops.
+        assert_eq!(
+            Msisdn::parse("39000385085", Id::KE),
+            Err(PhoneError::Invalid)
+        );
+        for text in ["0712345678", "+250788123456", "+233201234567"] {
+            let number = Msisdn::parse(text, Id::KE).map(|m| m.0).unwrap_or_default();
+            assert_eq!(
+                Msisdn::parse(&number, rw).map(|m| m.0),
+                Ok(number.clone()),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -48,6 +48,21 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
         // No such customer, no PIN set, or already locked: nothing to check against.
         return Ok(PinCheck::Locked);
     };
+    let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
+    // The attempt is counted before the PIN is checked, in one conditional statement: however
+    // many sessions guess at once, at most `max` guesses are ever checked. (Counting after the
+    // slow check let every concurrent guess through before the first one locked the wallet.)
+    let reserved = with_conn!(&mut *conn, |c| diesel::update(
+        customers::table
+            .find(customer_id)
+            .filter(customers::pin_locked.eq(false))
+            .filter(customers::pin_failures.lt(max))
+    )
+    .set(customers::pin_failures.eq(customers::pin_failures + 1))
+    .execute(c))?;
+    if reserved == 0 {
+        return Ok(PinCheck::Locked);
+    }
     let valid = app
         .hasher
         .verify(pin, &hash)
@@ -62,31 +77,31 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
         .execute(c))?;
         return Ok(PinCheck::Valid);
     }
-    let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
-    // One statement, so concurrent wrong tries from several sessions all count.
-    with_conn!(&mut *conn, |c| diesel::update(
-        customers::table.find(customer_id)
-    )
-    .set((
-        customers::pin_failures.eq(customers::pin_failures + 1),
-        customers::pin_locked.eq(customers::pin_failures.ge(max - 1)),
-    ))
-    .execute(c))?;
-    let (failures, locked): (i32, bool) = with_conn!(&mut *conn, |c| customers::table
+    let failures: i32 = with_conn!(&mut *conn, |c| customers::table
         .find(customer_id)
-        .select((customers::pin_failures, customers::pin_locked))
+        .select(customers::pin_failures)
         .first(c))?;
-    if locked {
-        let language = Language::from_code(&language).unwrap_or(app.notify.default_language);
-        outbox::enqueue(
-            &mut conn,
-            &app.notify,
-            &msisdn,
-            &Message::PinLocked,
-            language,
-            app.clock.now(),
-        )?;
-        tracing::warn!(customer_id, "wallet PIN-locked after repeated wrong PINs");
+    if failures >= max {
+        // Whoever sets the lock tells the customer, once.
+        let locked_now = with_conn!(&mut *conn, |c| diesel::update(
+            customers::table
+                .find(customer_id)
+                .filter(customers::pin_locked.eq(false))
+        )
+        .set(customers::pin_locked.eq(true))
+        .execute(c))?;
+        if locked_now == 1 {
+            let language = Language::from_code(&language).unwrap_or(app.notify.default_language);
+            outbox::enqueue(
+                &mut conn,
+                &app.notify,
+                &msisdn,
+                &Message::PinLocked,
+                language,
+                app.clock.now(),
+            )?;
+            tracing::warn!(customer_id, "wallet PIN-locked after repeated wrong PINs");
+        }
         return Ok(PinCheck::Locked);
     }
     Ok(PinCheck::Wrong {

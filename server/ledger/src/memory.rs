@@ -3,7 +3,7 @@
 //! It does what the database store does (load a batch's state, apply it, write the results back)
 //! without a database, so the rules can be exercised over millions of operations in seconds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::code::TxnCodes;
 use crate::command::{Command, JournalEntry, Outcome};
@@ -24,6 +24,10 @@ pub struct MemoryLedger {
     pub allowances: BTreeMap<AllowanceId, AllowanceState>,
     pub journal: Vec<JournalEntry>,
     keys: HashMap<String, usize>,
+    /// Journal position of each transaction, and what reversals and refunds returned of it
+    /// (amount, reversal count): kept as the journal grows, so long simulations stay linear.
+    by_id: HashMap<TxnId, usize>,
+    returned: HashMap<TxnId, (i64, u32)>,
     fee_revenue: BTreeMap<Currency, AccountId>,
     next_account: i64,
     next_txn: i64,
@@ -40,6 +44,8 @@ impl MemoryLedger {
             allowances: BTreeMap::new(),
             journal: Vec::new(),
             keys: HashMap::new(),
+            by_id: HashMap::new(),
+            returned: HashMap::new(),
             fee_revenue: BTreeMap::new(),
             next_account: 1,
             next_txn: 1,
@@ -51,6 +57,31 @@ impl MemoryLedger {
             ledger.fee_revenue.insert(currency, revenue);
         }
         ledger
+    }
+
+    /// A ledger that starts from accounts and allowances made elsewhere (a simulation mirroring a
+    /// database store holds the same rows under the same ids), with an empty journal.
+    pub fn from_state(
+        rules: LedgerRules,
+        accounts: BTreeMap<AccountId, AccountState>,
+        allowances: BTreeMap<AllowanceId, AllowanceState>,
+        fee_revenue: BTreeMap<Currency, AccountId>,
+    ) -> MemoryLedger {
+        let next_account = accounts.keys().map(|a| a.0 + 1).max().unwrap_or(1);
+        MemoryLedger {
+            rules,
+            codes: TxnCodes::new(7),
+            accounts,
+            pendings: BTreeMap::new(),
+            allowances,
+            journal: Vec::new(),
+            keys: HashMap::new(),
+            by_id: HashMap::new(),
+            returned: HashMap::new(),
+            fee_revenue,
+            next_account,
+            next_txn: 1,
+        }
     }
 
     pub fn issuance(&self, currency: Currency) -> Option<AccountId> {
@@ -99,9 +130,15 @@ impl MemoryLedger {
 
     /// Runs `commands` as one batch at `now`.
     pub fn execute(&mut self, commands: &[Command], now: Timestamp) -> Vec<Outcome> {
+        // Only the pending transfers the commands name, as the database store loads them.
+        let pendings = commands
+            .iter()
+            .filter_map(Command::pending_ref)
+            .filter_map(|id| self.pendings.get(&id).map(|p| (id, p.clone())))
+            .collect();
         let mut state = BatchState {
             accounts: self.accounts.clone(),
-            pendings: self.pendings.clone(),
+            pendings,
             originals: BTreeMap::new(),
             prior_keys: HashMap::new(),
             allowances: self.allowances.clone(),
@@ -152,23 +189,24 @@ impl MemoryLedger {
         for entry in writes.entries {
             self.keys
                 .insert(entry.idempotency_key.clone(), self.journal.len());
+            self.by_id.insert(entry.receipt.txn_id, self.journal.len());
+            if let (TxnKind::Reversal | TxnKind::Refund, Some(related)) =
+                (entry.receipt.kind, entry.receipt.related)
+            {
+                // Refunds return principal too, but only reversals count as reversal attempts.
+                let tally = self.returned.entry(related).or_default();
+                tally.0 += entry.receipt.amount.minor();
+                tally.1 += u32::from(entry.receipt.kind == TxnKind::Reversal);
+            }
             self.journal.push(entry);
         }
         outcomes
     }
 
     fn reversible(&self, id: TxnId) -> Option<ReversibleTxn> {
-        let entry = self.journal.iter().find(|e| e.receipt.txn_id == id)?;
+        let entry = self.journal.get(*self.by_id.get(&id)?)?;
         let r = &entry.receipt;
-        let reversals = self.journal.iter().filter(|e| {
-            matches!(e.receipt.kind, TxnKind::Reversal | TxnKind::Refund)
-                && e.receipt.related == Some(id)
-        });
-        // Refunds return principal too, but only reversals count as reversal attempts.
-        let (reversed_minor, reversal_count) = reversals.fold((0_i64, 0_u32), |(sum, n), e| {
-            let attempt = u32::from(e.receipt.kind == TxnKind::Reversal);
-            (sum + e.receipt.amount.minor(), n + attempt)
-        });
+        let (reversed_minor, reversal_count) = self.returned.get(&id).copied().unwrap_or_default();
         Some(ReversibleTxn {
             txn_id: id,
             kind: r.kind,
@@ -186,7 +224,7 @@ impl MemoryLedger {
     /// Reconciles the kept balances against the journal, as `mkoba admin reconcile` does.
     pub fn reconcile(&self) -> Report {
         let mut journal: BTreeMap<AccountId, (i64, i64, i64)> = BTreeMap::new();
-        let open: Vec<TxnId> = self
+        let open: HashSet<TxnId> = self
             .pendings
             .values()
             .filter(|p| p.status == PendingStatus::Open)

@@ -162,7 +162,20 @@ impl Money {
         if whole.trim_start_matches('0').len() > 18 {
             return Err(AmountError::ExceedsMaximum);
         }
-        let value = Decimal::from_str(digits).map_err(|_| AmountError::Invalid)?;
+        // Digits below the currency's minor unit are refused here, as text: `Decimal` rounds
+        // what it cannot hold (about 28 significant digits), which would turn
+        // `999999999999999999.9999999999999` into a whole amount instead of refusing it.
+        let fraction = fraction.map(|f| f.trim_end_matches('0')).unwrap_or("");
+        let scale = usize::try_from(currency.scale()).unwrap_or(usize::MAX);
+        if fraction.len() > scale {
+            return Err(AmountError::TooPrecise);
+        }
+        let exact = if fraction.is_empty() {
+            whole.to_owned()
+        } else {
+            format!("{whole}.{fraction}")
+        };
+        let value = Decimal::from_str(&exact).map_err(|_| AmountError::Invalid)?;
         let minor = Self::decimal_to_minor(value, currency)?;
         if minor <= 0 {
             return Err(AmountError::NotPositive);
@@ -295,6 +308,29 @@ mod tests {
             };
             assert_eq!(got, Err(expected), "input {text:?}");
         }
+    }
+
+    /// Found by the `money_parse` fuzz target: fractions longer than `Decimal` holds were
+    /// rounded into whole amounts instead of being refused as too precise.
+    #[test]
+    fn long_fractions_are_refused_not_rounded() {
+        let cases = [
+            ("999999999999999999.9999999999999", Currency::UGX),
+            ("100.0000000000000000000000000009", Currency::KES),
+            ("1.0000000000000000000000000001", Currency::KES),
+            ("0.0000000000000000000000000001", Currency::KES),
+        ];
+        for (text, currency) in cases {
+            assert_eq!(
+                Money::parse(text, currency, i64::MAX),
+                Err(AmountError::TooPrecise),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            Money::parse("12.50000000000000000000000000000", Currency::KES, i64::MAX),
+            Ok(Money::from_minor(1_250, Currency::KES))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! somehow skipped the lock would fail loudly instead of losing an update.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
@@ -29,6 +29,22 @@ use crate::with_conn;
 /// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bind limits.
 const INSERT_CHUNK_ROWS: usize = 1_000;
 
+/// A moment inside [`run_batch`] where a fault injector may fail the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// The batch's rows are loaded (and locked); nothing is written yet.
+    AfterLoad,
+    /// Everything is written; the transaction has not committed.
+    BeforeCommit,
+    /// The transaction has committed, but the caller is about to hear an error (a lost answer).
+    AfterCommit,
+}
+
+/// Called at each [`FaultPoint`] with the batch's connection; an `Err` fails the batch there.
+/// Only the deterministic simulation (`mkoba-sim`) and tests set one; production has none.
+pub type FaultHook =
+    Arc<dyn Fn(FaultPoint, &mut AnyConnection) -> Result<(), StoreError> + Send + Sync>;
+
 /// What every batch needs besides its commands; shared by all writer threads.
 pub struct LedgerContext {
     pub rules: LedgerRules,
@@ -39,6 +55,8 @@ pub struct LedgerContext {
     /// Key of customers' per-merchant pseudonyms in webhook events; `None` sends events without
     /// the customer (tools that have no pepper).
     pub pseudonym_key: Option<[u8; 32]>,
+    /// Injected store failures (simulation and tests); `None` in production.
+    pub faults: Option<FaultHook>,
     /// Agent float → its commission account. The link never changes once an account exists,
     /// so it is cached to let a batch lock every account it needs in one ordered pass.
     commission_links: Mutex<HashMap<AccountId, Option<AccountId>>>,
@@ -57,6 +75,7 @@ impl LedgerContext {
             fee_revenue,
             notify,
             pseudonym_key: None,
+            faults: None,
             commission_links: Mutex::new(HashMap::new()),
         }
     }
@@ -415,8 +434,13 @@ pub fn run_batch(
     commands: &[Command],
     notify: &[bool],
 ) -> Result<Vec<Outcome>, StoreError> {
-    write_transaction(conn, |conn| {
+    let fault = |point: FaultPoint, conn: &mut AnyConnection| match &ctx.faults {
+        Some(hook) => hook(point, conn),
+        None => Ok(()),
+    };
+    let outcomes = write_transaction(conn, |conn| {
         let state = load_state(conn, ctx, commands, Lock::ForUpdate)?;
+        fault(FaultPoint::AfterLoad, conn)?;
         let txn_ids = allocate_ids(conn, commands.len())?;
         let before: BTreeMap<AccountId, i64> = state
             .accounts
@@ -449,8 +473,11 @@ pub fn run_batch(
                 .collect();
             enqueue_confirmations(conn, cfg, &confirm, now)?;
         }
+        fault(FaultPoint::BeforeCommit, conn)?;
         Ok(outcomes)
-    })
+    })?;
+    fault(FaultPoint::AfterCommit, conn)?;
+    Ok(outcomes)
 }
 
 fn write(
