@@ -786,6 +786,36 @@ fn records_keys_catalog_and_rate_limits(backend: Backend) {
         )
         .to_plain_string()
     );
+    // A merchant that gave a phone number gets an SMS receipt of the sale, naming no customer.
+    let mut conn = w.s.env.db.connect();
+    mkoba::with_conn!(&mut conn, |c| {
+        diesel::connection::SimpleConnection::batch_execute(
+            c,
+            "UPDATE merchants SET msisdn = '+254711000777' WHERE code = 'NEWS'",
+        )
+    })
+    .unwrap();
+    let second = w.s.env.submit(
+        TxnKind::MerchantPayment,
+        w.wallet,
+        w.merchant_account,
+        5_000,
+    );
+    assert!(matches!(second, mkoba_ledger::Outcome::Accepted(_)));
+    let receipts =
+        mkoba::sms::outbox::for_recipient(&mut w.s.env.conn(), "+254711000777", 5).unwrap();
+    assert_eq!(
+        receipts.len(),
+        1,
+        "one receipt, for the sale after the number was set"
+    );
+    assert_eq!(receipts[0].template, "sale");
+    assert!(receipts[0].body.contains("50.00"), "{}", receipts[0].body);
+    assert!(
+        !receipts[0].body.contains("0700") && !receipts[0].body.contains("***"),
+        "{}",
+        receipts[0].body
+    );
     let (status, _) = w.api("GET", "/api/v1/statement?limit=1000", None, None);
     assert_eq!(status, 400);
 

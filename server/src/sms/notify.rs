@@ -41,6 +41,8 @@ enum Party {
     },
     Merchant {
         name: String,
+        /// Set when the merchant wants SMS receipts of its sales.
+        msisdn: Option<String>,
     },
 }
 
@@ -48,7 +50,7 @@ impl Party {
     fn phone(&self) -> Option<&str> {
         match self {
             Party::Customer { msisdn, .. } | Party::Agent { msisdn, .. } => Some(msisdn),
-            Party::Merchant { .. } => None,
+            Party::Merchant { msisdn, .. } => msisdn.as_deref(),
         }
     }
 }
@@ -175,12 +177,12 @@ fn load_parties(
     for (account, msisdn, name) in rows {
         parties.insert(AccountId(account), Party::Agent { msisdn, name });
     }
-    let rows: Vec<(i64, String)> = with_conn!(&mut *conn, |c| merchants::table
+    let rows: Vec<(i64, String, Option<String>)> = with_conn!(&mut *conn, |c| merchants::table
         .filter(merchants::account_id.eq_any(ids))
-        .select((merchants::account_id, merchants::name))
+        .select((merchants::account_id, merchants::name, merchants::msisdn))
         .load(c))?;
-    for (account, name) in rows {
-        parties.insert(AccountId(account), Party::Merchant { name });
+    for (account, name, msisdn) in rows {
+        parties.insert(AccountId(account), Party::Merchant { name, msisdn });
     }
     Ok(parties)
 }
@@ -234,7 +236,7 @@ fn rows_for(
                 (mask_name(name), mask_number(msisdn, cfg.country))
             }
             Some(Party::Agent { name, .. }) => (short_name(name), String::new()),
-            Some(Party::Merchant { name }) => (short_name(name), String::new()),
+            Some(Party::Merchant { name, .. }) => (short_name(name), String::new()),
             None => ("mkoba".into(), String::new()),
         }
     };
@@ -292,14 +294,26 @@ fn rows_for(
                 Message::AgentCashOut(confirmation(credit, debit, 0, false)),
             ),
         ],
-        TxnKind::MerchantPayment => vec![(
-            debit,
-            Message::MerchantPayment(confirmation(debit, credit, 0, true)),
-        )],
-        TxnKind::Purchase => vec![(
-            debit,
-            Message::Purchase(confirmation(debit, credit, 0, true)),
-        )],
+        TxnKind::MerchantPayment => vec![
+            (
+                debit,
+                Message::MerchantPayment(confirmation(debit, credit, 0, true)),
+            ),
+            (
+                credit,
+                Message::Sale(confirmation(credit, debit, r.fee_minor, false)),
+            ),
+        ],
+        TxnKind::Purchase => vec![
+            (
+                debit,
+                Message::Purchase(confirmation(debit, credit, 0, true)),
+            ),
+            (
+                credit,
+                Message::Sale(confirmation(credit, debit, r.fee_minor, false)),
+            ),
+        ],
         TxnKind::Reversal => vec![
             (
                 credit,

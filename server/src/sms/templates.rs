@@ -78,6 +78,8 @@ pub enum Message {
     NotRegistered,
     /// To the customer a merchant refunded.
     Refund(Confirmation),
+    /// To a merchant with a phone number: what a sale brought in. It names no customer.
+    Sale(Confirmation),
     /// A merchant asks to be paid; the customer answers in USSD Approvals.
     PaymentRequest {
         merchant: String,
@@ -123,6 +125,7 @@ impl Message {
             Message::PromotionsOn => "promotions_on",
             Message::NotRegistered => "not_registered",
             Message::Refund(_) => "refund",
+            Message::Sale(_) => "sale",
             Message::PaymentRequest { .. } => "payment_request",
             Message::AllowanceRequest { .. } => "allowance_request",
             Message::ChargeSummary { .. } => "charge_summary",
@@ -266,6 +269,12 @@ impl Message {
                 "Confirmed. {amt} refunded to you by {who} on {date} at {time}. New balance {bal}.",
                 "Imethibitishwa. {amt} umerejeshewa na {who} {date} saa {time}. Salio jipya {bal}.",
                 "Confirmé. {amt} remboursé par {who} le {date} à {time}. Nouveau solde {bal}.",
+            ),
+            Message::Sale(c) => confirmation(
+                c,
+                "Confirmed. You received {amt} on {date} at {time}. mkoba fee {fee}. New balance {bal}.",
+                "Imethibitishwa. Umepokea {amt} {date} saa {time}. Ada ya mkoba {fee}. Salio jipya {bal}.",
+                "Confirmé. Vous avez encaissé {amt} le {date} à {time}. Frais mkoba {fee}. Nouveau solde {bal}.",
             ),
             Message::PaymentRequest { merchant, amount } => plain(
                 format!("mkoba: {merchant} asks you to pay {}. To pay or decline, dial *384# and choose 7 Approvals. Ignore it and nothing is paid.", m(amount)),
@@ -413,6 +422,7 @@ mod tests {
             Message::PromotionsOn,
             Message::NotRegistered,
             Message::Refund(agent_like()),
+            Message::Sale(c()),
             Message::PaymentRequest {
                 merchant: "Mama Mboga Shop Kibe".into(),
                 amount: Money::from_minor(49_999_999, Currency::KES),

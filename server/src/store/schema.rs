@@ -159,6 +159,7 @@ diesel::table! {
         require_signature -> Bool,
         webhook_url -> Nullable<Text>,
         webhook_events -> Text,
+        msisdn -> Nullable<Text>,
     }
 }
 
