@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use mkoba_ledger::{Command, Money, Outcome, Rejection, TxnId, TxnKind};
+use mkoba_ledger::{Command, Money, Rejection, TxnId, TxnKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,7 +13,8 @@ use crate::http::error::ApiError;
 use crate::merchant::events::EVENT_TYPES;
 use crate::merchant::store as mstore;
 use crate::merchant::{
-    authenticate, idempotency_key, iso_time, ledger_key, parse_body, parse_money, Amount, ErrorBody,
+    authenticate, created_or_replayed, idempotency_key, iso_time, ledger_key, parse_body,
+    parse_money, receipt_of, Amount, ErrorBody,
 };
 use crate::store::schema::{accounts, transactions};
 use crate::store::{blocking, checkout, AnyConnection, StoreError};
@@ -77,15 +78,8 @@ fn own_payment(
         .load(c))?;
     let currency = crate::store::rows::currency(&currency)?;
     let m = |minor| Amount::of(Money::from_minor(minor, currency));
-    let customer = match mstore::customer_by_wallet(conn, wallet)? {
-        Some(customer) => Some(mstore::pseudonym(
-            conn,
-            &app.merchant.pseudonym_key,
-            merchant.id,
-            customer,
-        )?),
-        None => None,
-    };
+    let customer =
+        mstore::pseudonym_of_wallet(conn, &app.merchant.pseudonym_key, merchant.id, wallet)?;
     Ok(Some(PaymentBody {
         transaction: code.to_owned(),
         kind,
@@ -193,11 +187,7 @@ pub async fn create_refund(
         amount_minor: amount.map(|a| a.minor()),
         memo: reason,
     };
-    let (receipt, replayed) = match app.writer.submit(command).await? {
-        Outcome::Accepted(r) => (r, false),
-        Outcome::Replayed(r) => (r, true),
-        Outcome::Rejected(r) => return Err(ApiError::Rejected(r)),
-    };
+    let (receipt, replayed) = receipt_of(app.writer.submit(command).await?)?;
     let body = RefundBody {
         transaction: receipt.code.clone(),
         refund_of: receipt
@@ -207,11 +197,7 @@ pub async fn create_refund(
         created_at: iso_time(receipt.created_at.0),
         replayed,
     };
-    Ok(if replayed {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::Created().json(body)
-    })
+    Ok(created_or_replayed(body, replayed))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use diesel::RunQueryDsl;
-use mkoba_ledger::{AllowanceId, Command, Money, Outcome, Timestamp, TxnKind};
+use mkoba_ledger::{AllowanceId, Command, Money, Timestamp, TxnKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -18,8 +18,8 @@ use crate::merchant::store::{
     NewPaymentRequest, PaymentRequestRow,
 };
 use crate::merchant::{
-    authenticate, fingerprint, idempotency_key, iso_time, ledger_key, parse_body, parse_money,
-    Amount, ErrorBody,
+    authenticate, created_or_replayed, fingerprint, idempotency_key, iso_time, ledger_key,
+    parse_body, parse_money, receipt_of, Amount, ErrorBody,
 };
 use crate::sms::notify::NewOutboxRow;
 use crate::sms::templates::{Language, Message};
@@ -512,11 +512,7 @@ pub async fn create_charge(
     };
     // Small charges are summed up in one SMS a day instead of one each.
     let notify = amount.minor() >= app.config.merchant_api.small_charge_minor;
-    let (receipt, replayed) = match app.writer.submit_with(command, notify).await? {
-        Outcome::Accepted(r) => (r, false),
-        Outcome::Replayed(r) => (r, true),
-        Outcome::Rejected(r) => return Err(ApiError::Rejected(r)),
-    };
+    let (receipt, replayed) = receipt_of(app.writer.submit_with(command, notify).await?)?;
     let body = ChargeBody {
         transaction: receipt.code.clone(),
         allowance: row.public_id,
@@ -524,11 +520,7 @@ pub async fn create_charge(
         created_at: iso_time(receipt.created_at.0),
         replayed,
     };
-    Ok(if replayed {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::Created().json(body)
-    })
+    Ok(created_or_replayed(body, replayed))
 }
 
 /// Announces a change that did not go through the ledger (declines, expiries, grants).

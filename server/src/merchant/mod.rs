@@ -68,6 +68,27 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// A money-moving call's outcome as the API answers it: the receipt and whether it is a replay
+/// of an earlier request with the same key; a rejection as its named error.
+pub fn receipt_of(
+    outcome: mkoba_ledger::Outcome,
+) -> Result<(mkoba_ledger::Receipt, bool), ApiError> {
+    match outcome {
+        mkoba_ledger::Outcome::Accepted(r) => Ok((r, false)),
+        mkoba_ledger::Outcome::Replayed(r) => Ok((r, true)),
+        mkoba_ledger::Outcome::Rejected(r) => Err(ApiError::Rejected(r)),
+    }
+}
+
+/// 201 for something new, 200 for the same request again.
+pub fn created_or_replayed(body: impl Serialize, replayed: bool) -> actix_web::HttpResponse {
+    if replayed {
+        actix_web::HttpResponse::Ok().json(body)
+    } else {
+        actix_web::HttpResponse::Created().json(body)
+    }
+}
+
 pub fn iso_time(micros: i64) -> String {
     crate::sms::localtime::rfc3339_utc(Timestamp(micros))
 }

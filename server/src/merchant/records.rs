@@ -117,15 +117,12 @@ pub async fn get_statement(
             let currency = crate::store::rows::currency(&currency)?;
             let incoming = credit == account;
             let other = if incoming { debit } else { credit };
-            let customer = match mstore::customer_by_wallet(&mut conn, other)? {
-                Some(customer) => Some(mstore::pseudonym(
-                    &mut conn,
-                    &app2.merchant.pseudonym_key,
-                    merchant.id,
-                    customer,
-                )?),
-                None => None,
-            };
+            let customer = mstore::pseudonym_of_wallet(
+                &mut conn,
+                &app2.merchant.pseudonym_key,
+                merchant.id,
+                other,
+            )?;
             entries.push(StatementLine {
                 transaction: app2.ledger.codes.code_for(TxnId(id)),
                 kind,

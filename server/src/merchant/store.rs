@@ -109,6 +109,20 @@ pub fn customer_by_wallet(
         .optional())?)
 }
 
+/// The pseudonym (for this merchant) of the customer who owns `wallet`; `None` when the account
+/// is not a customer's (an agent's float, another merchant).
+pub fn pseudonym_of_wallet(
+    conn: &mut AnyConnection,
+    key: &[u8; 32],
+    merchant_id: i64,
+    wallet: i64,
+) -> Result<Option<String>, StoreError> {
+    match customer_by_wallet(conn, wallet)? {
+        Some(customer) => Ok(Some(pseudonym(conn, key, merchant_id, customer)?)),
+        None => Ok(None),
+    }
+}
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = payment_requests)]
 pub struct PaymentRequestRow {
