@@ -1,15 +1,12 @@
-//! `mkoba-bench`: measures the ledger the way production uses it — durable transfers through the
-//! real writer (fee and commission legs, idempotency keys, limits, SMS outbox rows) — and, on
-//! PostgreSQL, PostgreSQL's own TPC-B (`pgbench`) on the same machine for comparison.
-//!
-//! cargo run --release --bin mkoba-bench -- --url sqlite:///tmp/bench.db --workload uniform
-//! cargo run --release --bin mkoba-bench -- --url postgres://postgres@127.0.0.1/postgres --pgbench
+//! `mkoba-bench ledger`: durable transfers through the real writer (fee and commission legs,
+//! idempotency keys, limits, SMS outbox rows) and, on PostgreSQL, PostgreSQL's own TPC-B
+//! (`pgbench`) on the same machine for comparison.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{Args, ValueEnum};
 use mkoba::app::App;
 use mkoba::config::{Config, Secret};
 use mkoba::store::parties::{self, AgentRole, NewAgent};
@@ -29,8 +26,8 @@ enum Workload {
     Micro,
 }
 
-#[derive(Parser)]
-struct Args {
+#[derive(Args)]
+pub struct LedgerArgs {
     /// `sqlite://path` (a new file) or `postgres://…/db` (a `mkoba_bench` database is made beside it).
     #[arg(long, default_value = "sqlite:///tmp/mkoba-bench.db")]
     url: String,
@@ -71,7 +68,7 @@ struct Figures {
     reconciled: bool,
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -79,7 +76,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(rank).copied().unwrap_or(0)) / 1_000.0
 }
 
-fn prepare_database(url: &str) -> anyhow::Result<(String, Option<String>)> {
+pub fn prepare_database(url: &str) -> anyhow::Result<(String, Option<String>)> {
     match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
         DatabaseUrl::Sqlite(path) => {
             for suffix in ["", "-wal", "-shm"] {
@@ -152,8 +149,7 @@ fn pgbench(base: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
     Ok(tps.parse()?)
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
     let (url, pg_base) = prepare_database(&args.url)?;
     let data = tempfile_dir()?;
     let mut config = Config {
@@ -397,7 +393,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("mkoba-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -1,0 +1,30 @@
+//! `mkoba-bench`: the figures behind `ops/BENCHMARKS.md`, measured through the real code paths.
+//! Each mode prints a table (and writes JSON with `--json`) and fails if the ledger does not
+//! reconcile afterwards.
+//!
+//! cargo build --release --bin mkoba-bench
+//! target/release/mkoba-bench ledger --url sqlite:///tmp/bench.db --workload uniform
+//! target/release/mkoba-bench ledger --url postgres://postgres@127.0.0.1/postgres --pgbench
+
+mod ledger;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "mkoba benchmarks: ledger throughput and the paths around it")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Durable transfers through the ledger writer with N concurrent clients.
+    Ledger(ledger::LedgerArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().mode {
+        Mode::Ledger(args) => ledger::run(args),
+    }
+}
