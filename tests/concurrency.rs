@@ -53,6 +53,7 @@ fn postgres_many_writers_keep_every_invariant() {
                 queue_max: 10_000,
                 reply_timeout_ms: 120_000,
                 reconnect_backoff_ms: 50,
+                checkpoint_interval_ms: 50,
             };
             let (writer, _threads) =
                 LedgerWriter::start(options.clone(), ctx, Arc::clone(&env.clock) as _, config)

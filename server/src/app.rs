@@ -107,6 +107,7 @@ impl App {
             queue_max: config.ledger.queue_max,
             reply_timeout_ms: config.ledger.reply_timeout_ms,
             reconnect_backoff_ms: config.ledger.reconnect_backoff_ms,
+            checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
         };
         let (writer, threads) = LedgerWriter::start(
             options,

@@ -234,6 +234,9 @@ pub struct LedgerConfig {
     pub queue_max: usize,
     pub reply_timeout_ms: u64,
     pub reconnect_backoff_ms: u64,
+    /// SQLite only: how often a background thread copies the write-ahead log into the database
+    /// file, so that the ledger writer never does it inside a batch.
+    pub checkpoint_interval_ms: u64,
     pub expiry_sweep_interval_ms: u64,
     pub expiry_sweep_batch_max: i64,
     pub statement_page_max: i64,
@@ -308,6 +311,7 @@ impl Default for Config {
                 queue_max: 100_000,
                 reply_timeout_ms: 10_000,
                 reconnect_backoff_ms: 500,
+                checkpoint_interval_ms: 200,
                 expiry_sweep_interval_ms: 1_000,
                 expiry_sweep_batch_max: 500,
                 statement_page_max: 100,
@@ -509,6 +513,12 @@ impl Config {
             "ledger.reconnect_backoff_ms",
             l.reconnect_backoff_ms,
             1,
+            60_000,
+        )?;
+        within(
+            "ledger.checkpoint_interval_ms",
+            l.checkpoint_interval_ms,
+            10,
             60_000,
         )?;
         within(

@@ -157,13 +157,17 @@ impl Message {
                     Sw => sw,
                     Fr => fr,
                 };
-                let body = pick
-                    .replace("{amt}", &m(&c.amount))
-                    .replace("{who}", &who)
-                    .replace("{date}", &c.date)
-                    .replace("{time}", &c.time)
-                    .replace("{fee}", &m(&c.fee))
-                    .replace("{bal}", &m(&c.balance));
+                let body = fill(
+                    pick,
+                    &[
+                        ("{amt}", &m(&c.amount)),
+                        ("{who}", &who),
+                        ("{date}", &c.date),
+                        ("{time}", &c.time),
+                        ("{fee}", &m(&c.fee)),
+                        ("{bal}", &m(&c.balance)),
+                    ],
+                );
                 let main = format!("{} {body}", c.code);
                 let tail = c.daily_remaining.map(|left| match l {
                     En => format!(" Daily limit left {}.", m(&left)),
@@ -343,6 +347,17 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fill_replaces_each_placeholder_once_and_keeps_unknown_braces() {
+        let out = super::fill(
+            "{a} sent {b} to {a}; {c} {b",
+            &[("{a}", "X"), ("{b}", "{a}")],
+        );
+        assert_eq!(out, "X sent {a} to X; {c} {b");
+        assert_eq!(super::fill("", &[("{a}", "X")]), "");
+        assert_eq!(super::fill("no braces", &[]), "no braces");
+    }
     use crate::sms::encoding::{measure, Encoding};
     use mkoba_ledger::Currency;
 
@@ -489,4 +504,27 @@ mod tests {
             "{sw}"
         );
     }
+}
+
+/// `template` with each `{name}` of `values` replaced, in one pass (every confirmation SMS is
+/// rendered inside the ledger batch that creates it). Unknown `{…}` stay as they are.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let (before, from_brace) = rest.split_at(open);
+        out.push_str(before);
+        match values.iter().find(|(key, _)| from_brace.starts_with(key)) {
+            Some((key, value)) => {
+                out.push_str(value);
+                rest = from_brace.get(key.len()..).unwrap_or("");
+            }
+            None => {
+                out.push('{');
+                rest = from_brace.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -18,6 +18,7 @@ use mkoba_ledger::{
 };
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
+use crate::store::bulk::AccountUpdate;
 use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
 use crate::store::schema::{
@@ -495,10 +496,12 @@ fn write(
         .iter()
         .flat_map(PostingRow::rows_for)
         .collect();
-    if let AnyConnection::Postgres(c) = conn {
-        insert_journal_pg(c, &txn_rows, &posting_rows)?;
-    } else {
-        insert_journal(conn, &txn_rows, &posting_rows)?;
+    match conn {
+        AnyConnection::Postgres(c) => insert_journal_pg(c, &txn_rows, &posting_rows)?,
+        AnyConnection::Sqlite(_) => {
+            crate::insert_rows!(conn, transactions::table, &txn_rows);
+            crate::insert_rows!(conn, postings::table, &posting_rows);
+        }
     }
     let pending_rows: Vec<PendingRow> = writes
         .new_pendings
@@ -615,45 +618,27 @@ fn write_accounts(
         }
         return Ok(());
     }
-    for (account, expected) in changed.iter().zip(expected) {
-        let updated = with_conn!(&mut *conn, |c| diesel::update(
-            accounts::table
-                .filter(accounts::id.eq(account.id.0))
-                .filter(accounts::balance_minor.eq(expected))
-        )
-        .set((
-            accounts::balance_minor.eq(account.balance_minor),
-            accounts::pending_debits_minor.eq(account.pending_debits_minor),
-            accounts::pending_credits_minor.eq(account.pending_credits_minor),
-            accounts::day_number.eq(account.day_number),
-            accounts::day_debits_minor.eq(account.day_debits_minor),
-        ))
-        .execute(c))?;
-        if updated != 1 {
+    let AnyConnection::Sqlite(c) = conn else {
+        return Err(StoreError::Conflict(
+            "no account writer for this backend".into(),
+        ));
+    };
+    for (account, expected_balance) in changed.iter().zip(expected) {
+        let update = AccountUpdate {
+            id: account.id.0,
+            expected_balance,
+            balance: account.balance_minor,
+            pending_debits: account.pending_debits_minor,
+            pending_credits: account.pending_credits_minor,
+            day_number: account.day_number,
+            day_debits: account.day_debits_minor,
+        };
+        if update.execute(c)? != 1 {
             return Err(StoreError::Conflict(format!(
                 "account {} changed under the batch",
                 account.id.0
             )));
         }
-    }
-    Ok(())
-}
-
-/// The journal rows of a batch, in multi-row INSERTs (SQLite: no round trips to save).
-fn insert_journal(
-    conn: &mut AnyConnection,
-    txn_rows: &[TransactionRow],
-    posting_rows: &[PostingRow],
-) -> Result<(), StoreError> {
-    for chunk in txn_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(transactions::table)
-            .values(chunk)
-            .execute(c))?;
-    }
-    for chunk in posting_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(postings::table)
-            .values(chunk)
-            .execute(c))?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Persistence: the ledger's state and journal in SQLite or PostgreSQL, through diesel.
 
 pub mod batch;
+pub mod bulk;
 pub mod db;
 pub mod parties;
 pub mod reads;

@@ -85,8 +85,8 @@ pub struct NewAccount<'a> {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = transactions)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = transactions, treat_none_as_default_value = false)]
 pub struct TransactionRow {
     pub id: i64,
     pub code: String,
@@ -157,8 +157,8 @@ impl TransactionRow {
     }
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = postings)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = postings, treat_none_as_default_value = false)]
 pub struct PostingRow {
     pub transaction_id: i64,
     pub seq: i16,

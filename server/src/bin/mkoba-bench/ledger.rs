@@ -17,7 +17,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Workload {
+pub enum Workload {
     /// Transfers between random wallets.
     Uniform,
     /// Every transfer is a cash-in from one agent float.
@@ -26,46 +26,55 @@ enum Workload {
     Micro,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct LedgerArgs {
     /// `sqlite://path` (a new file) or `postgres://…/db` (a `mkoba_bench` database is made beside it).
     #[arg(long, default_value = "sqlite:///tmp/mkoba-bench.db")]
-    url: String,
+    pub url: String,
     #[arg(long, value_enum, default_value = "uniform")]
-    workload: Workload,
+    pub workload: Workload,
     #[arg(long, default_value_t = 10_000)]
-    wallets: usize,
+    pub wallets: usize,
     #[arg(long, default_value_t = 64)]
-    clients: usize,
+    pub clients: usize,
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub seconds: u64,
     #[arg(long, default_value_t = 1)]
-    writer_threads: usize,
+    pub writer_threads: usize,
     #[arg(long, default_value_t = 1_000)]
-    batch_max: usize,
+    pub batch_max: usize,
+    /// Journal history to bulk-load before the run: this many past transfers (each with its
+    /// posting), in pairs that cancel out so that every balance still reconciles.
+    #[arg(long, default_value_t = 0)]
+    pub seed_journal: u64,
     /// Also run pgbench (TPC-B) at the same client count and report the ratio (PostgreSQL only).
     #[arg(long)]
-    pgbench: bool,
+    pub pgbench: bool,
     /// Write the figures as JSON here too.
     #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    pub json: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
-struct Figures {
+pub struct Figures {
     workload: Workload,
-    backend: &'static str,
+    pub backend: &'static str,
     clients: usize,
     seconds: f64,
+    /// Journal transactions present before the run (bulk-loaded history).
+    pub seeded_journal: u64,
     accepted: u64,
     rejected: u64,
     rejections: std::collections::BTreeMap<String, u64>,
-    transfers_per_second: f64,
+    pub transfers_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
     pgbench_tps: Option<f64>,
     ratio_to_pgbench: Option<f64>,
     reconciled: bool,
+    /// CPU time the ledger writer threads used per accepted transfer: comparable across runs
+    /// even when other work shares the machine (throughput is not).
+    writer_cpu_us_per_transfer: f64,
 }
 
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -150,6 +159,17 @@ fn pgbench(base: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
+    let json = args.json.clone();
+    let figures = measure(args)?;
+    print_table(&[&figures]);
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
+    }
+    Ok(())
+}
+
+/// One run: a fresh database, the wallets, optional history, the workload, reconciliation.
+pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     let (url, pg_base) = prepare_database(&args.url)?;
     let data = tempfile_dir()?;
     let mut config = Config {
@@ -196,6 +216,12 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    if args.seed_journal > 0 {
+        eprintln!("bulk-loading {} journal transactions…", args.seed_journal);
+        let t = Instant::now();
+        seed_journal(&mut conn, args.seed_journal)?;
+        eprintln!("loaded in {:.0} s", t.elapsed().as_secs_f64());
+    }
     drop(conn);
     let allowances = Arc::new(allowances);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -239,6 +265,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
         "running {:?} with {} clients for {} s…",
         args.workload, args.clients, args.seconds
     );
+    let writer_cpu_before = writer_cpu_seconds();
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let wallets = Arc::new(wallets);
@@ -320,6 +347,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
             out
         });
     let elapsed = started.elapsed().as_secs_f64();
+    let writer_cpu = writer_cpu_seconds() - writer_cpu_before;
     let accepted: u64 = results.iter().map(|r| r.0).sum();
     let mut rejections = std::collections::BTreeMap::<String, u64>::new();
     for (name, n) in results.iter().flat_map(|r| r.1.iter()) {
@@ -346,13 +374,26 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         pgbench_tps,
+        seeded_journal: args.seed_journal,
         ratio_to_pgbench: pgbench_tps.map(|p| tps / p),
         reconciled: report.balanced(),
+        writer_cpu_us_per_transfer: writer_cpu * 1e6 / (accepted.max(1) as f64),
     };
+    anyhow::ensure!(
+        figures.reconciled,
+        "the ledger does not reconcile after the run: {:?}",
+        report.mismatches
+    );
+    Ok(figures)
+}
+
+/// Prints one line per run under one header.
+pub fn print_table(runs: &[&Figures]) {
     println!(
-        "{:<10} {:<9} {:>7} {:>12} {:>10} {:>9} {:>9} {:>12} {:>7} {:>10}",
+        "{:<10} {:<9} {:>10} {:>7} {:>12} {:>10} {:>9} {:>9} {:>12} {:>7} {:>10} {:>11}",
         "workload",
         "backend",
+        "history",
         "clients",
         "transfers/s",
         "rejected",
@@ -360,37 +401,53 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
         "p99 ms",
         "pgbench tps",
         "ratio",
-        "reconciled"
+        "reconciled",
+        "writer µs/t"
     );
-    println!(
-        "{:<10} {:<9} {:>7} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>7} {:>10}",
-        format!("{:?}", figures.workload).to_lowercase(),
-        figures.backend,
-        figures.clients,
-        figures.transfers_per_second,
-        figures.rejected,
-        figures.p50_ms,
-        figures.p99_ms,
-        figures
-            .pgbench_tps
+    for f in runs {
+        println!(
+        "{:<10} {:<9} {:>10} {:>7} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>7} {:>10} {:>11.1}",
+        format!("{:?}", f.workload).to_lowercase(),
+        f.backend,
+        f.seeded_journal,
+        f.clients,
+        f.transfers_per_second,
+        f.rejected,
+        f.p50_ms,
+        f.p99_ms,
+        f.pgbench_tps
             .map_or("-".into(), |t| format!("{t:.0}")),
-        figures
-            .ratio_to_pgbench
+        f.ratio_to_pgbench
             .map_or("-".into(), |r| format!("{r:.2}")),
-        figures.reconciled
+        f.reconciled,
+        f.writer_cpu_us_per_transfer
     );
-    if !figures.rejections.is_empty() {
-        println!("rejections: {:?}", figures.rejections);
+        if !f.rejections.is_empty() {
+            println!("rejections: {:?}", f.rejections);
+        }
     }
-    if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_string_pretty(&figures)?)?;
+}
+
+/// CPU seconds used so far by this process's ledger writer threads (Linux `schedstat`).
+pub fn writer_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut nanos: u64 = 0;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with("ledger-writer") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        nanos += stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
     }
-    anyhow::ensure!(
-        figures.reconciled,
-        "the ledger does not reconcile after the run: {:?}",
-        report.mismatches
-    );
-    Ok(())
+    nanos as f64 / 1e9
 }
 
 pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -426,4 +483,75 @@ fn bench_allowances(
         .filter(allowances::merchant_id.eq(merchant_id))
         .select(allowances::id)
         .load::<i64>(c))?)
+}
+
+/// Bulk-loads `count` past transfers between the bench wallets, straight into the journal (one
+/// principal posting each). They come in pairs that cancel out (A pays B, B pays A back), so
+/// balances are untouched and reconciliation still holds. Codes start with a lowercase `x`,
+/// which no real code contains. Loading is not a measured path: SQLite's sync is relaxed for it.
+fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    use mkoba::store::AnyConnection;
+    let now = mkoba::store::writer::Clock::now(&SystemClock).0;
+    let count = i64::try_from(count)?;
+    // Wallet k of n: the k-th customer wallet by id. Pair p moves 10.00 from wallet a(p) to
+    // wallet b(p) != a(p), and back.
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            c.batch_execute(&format!(
+                "PRAGMA synchronous = OFF;
+                 CREATE TEMP TABLE w (k INTEGER PRIMARY KEY, id BIGINT NOT NULL);
+                 INSERT INTO w (k, id) SELECT row_number() OVER (ORDER BY id) - 1, id
+                   FROM accounts WHERE kind = 'customer_wallet';
+                 BEGIN;
+                 WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {count} - 1),
+                   n(c) AS (SELECT count(*) FROM w),
+                   p(i, a, b) AS (SELECT i, (i / 2 * 7919) % c, ((i / 2 * 7919) % c + 1 + (i / 2) % (c - 1)) % c FROM s, n)
+                 INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase,
+                   currency, amount_minor, fee_minor, commission_minor, debit_account_id,
+                   credit_account_id, related_id, expires_at, memo, metadata, created_at)
+                 SELECT 1000000000 + i, 'x' || printf('%09d', i), 'seed-' || i, '', 'transfer', 'posted',
+                   'KES', 1000, 0, 0,
+                   CASE WHEN i % 2 = 0 THEN wa.id ELSE wb.id END,
+                   CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
+                   NULL, NULL, '', '', {now} - {count} + i
+                 FROM p JOIN w AS wa ON wa.k = p.a JOIN w AS wb ON wb.k = p.b;
+                 INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id,
+                   amount_minor, reservation)
+                 SELECT id, 0, 'principal', debit_account_id, credit_account_id, amount_minor, 0
+                   FROM transactions WHERE id >= 1000000000;
+                 COMMIT;
+                 DROP TABLE w;
+                 PRAGMA synchronous = FULL;"
+            ))?;
+        }
+        AnyConnection::Postgres(c) => {
+            c.batch_execute(&format!(
+                "BEGIN;
+                 CREATE TEMP TABLE w AS SELECT (row_number() OVER (ORDER BY id) - 1)::bigint AS k, id
+                   FROM accounts WHERE kind = 'customer_wallet';
+                 CREATE UNIQUE INDEX ON w (k);
+                 WITH n AS (SELECT count(*) AS c FROM w),
+                   p AS (SELECT i, (i / 2 * 7919) % c AS a,
+                                ((i / 2 * 7919) % c + 1 + (i / 2) % (c - 1)) % c AS b
+                         FROM generate_series(0::bigint, {count} - 1) AS i, n)
+                 INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase,
+                   currency, amount_minor, fee_minor, commission_minor, debit_account_id,
+                   credit_account_id, related_id, expires_at, memo, metadata, created_at)
+                 SELECT 1000000000 + i, 'x' || lpad(i::text, 9, '0'), 'seed-' || i, '', 'transfer',
+                   'posted', 'KES', 1000, 0, 0,
+                   CASE WHEN i % 2 = 0 THEN wa.id ELSE wb.id END,
+                   CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
+                   NULL, NULL, '', '', {now} - {count} + i
+                 FROM p JOIN w AS wa ON wa.k = p.a JOIN w AS wb ON wb.k = p.b;
+                 INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id,
+                   amount_minor, reservation)
+                 SELECT id, 0, 'principal', debit_account_id, credit_account_id, amount_minor, false
+                   FROM transactions WHERE id >= 1000000000;
+                 COMMIT;
+                 ANALYZE;"
+            ))?;
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 //! target/release/mkoba-bench ledger --url postgres://postgres@127.0.0.1/postgres --pgbench
 
 mod ledger;
+mod scale;
 
 use clap::{Parser, Subcommand};
 
@@ -21,10 +22,13 @@ struct Cli {
 enum Mode {
     /// Durable transfers through the ledger writer with N concurrent clients.
     Ledger(ledger::LedgerArgs),
+    /// The ledger workload with 100k and with 10M journal transactions of history.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Ledger(args) => ledger::run(args),
+        Mode::Scale(args) => scale::run(args),
     }
 }
