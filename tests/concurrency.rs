@@ -1,6 +1,6 @@
 //! Many writers on one PostgreSQL: 8 client threads drive 20,000 transfers among 1,000 accounts
 //! (one of them a hot agent float) through 4 independent ledger writers — as 4 `mkoba` processes
-//! would — with 2 writer threads each. Afterwards every invariant holds, no balance went below
+//! would — with 2 writer threads each, each thread crediting its own fee revenue shard. Afterwards every invariant holds, no balance went below
 //! its floor, and every accepted transaction is in the journal exactly once.
 
 use std::collections::HashSet;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mkoba::store::batch::LedgerContext;
 use mkoba::store::writer::{LedgerWriter, WriterConfig};
 use mkoba::store::{Backend, ConnectionOptions};
-use mkoba_ledger::{AccountId, Command, Outcome, Tier, TxnCodes, TxnKind};
+use mkoba_ledger::{AccountId, Command, Currency, Outcome, Tier, TxnCodes, TxnKind};
 use rand::{Rng, SeedableRng};
 
 use crate::support::TestEnv;
@@ -39,14 +39,30 @@ fn postgres_many_writers_keep_every_invariant() {
         busy_timeout_ms: 5_000,
         statement_timeout_ms: 60_000,
     };
+    // Each writer thread credits fees to its own fee revenue shard, as `mkoba` does with more
+    // than one writer thread; thread i of every process shares shard i.
+    let shards = {
+        let mut conn = mkoba::store::checkout(&env.app.pool).unwrap();
+        let shards =
+            mkoba::store::parties::fee_revenue_shards(&mut conn, Currency::KES, 2).unwrap();
+        let again = mkoba::store::parties::fee_revenue_shards(&mut conn, Currency::KES, 2).unwrap();
+        assert_eq!(shards, again, "shards are found, not created twice");
+        shards
+    };
+    assert_eq!(
+        shards.first(),
+        env.app.ledger.fee_revenue.get(&Currency::KES)
+    );
     let writers: Vec<LedgerWriter> = (0..WRITERS)
         .map(|_| {
-            let ctx = Arc::new(LedgerContext::new(
+            let mut ctx = LedgerContext::new(
                 env.app.config.ledger.rules.clone(),
                 TxnCodes::new(env.app.config.ledger.code_key),
                 env.app.ledger.fee_revenue.clone(),
                 Some(env.app.notify.clone()),
-            ));
+            );
+            ctx.fee_revenue_shards.insert(Currency::KES, shards.clone());
+            let ctx = Arc::new(ctx);
             let config = WriterConfig {
                 threads: 2,
                 batch_max: 200,
@@ -131,6 +147,12 @@ fn postgres_many_writers_keep_every_invariant() {
     assert_eq!(transactions, setup_transactions + accepted.len() as i64);
     for wallet in wallets.iter().chain([&hot_float]) {
         assert!(env.available(*wallet) >= 0, "{wallet:?} went below zero");
+    }
+    for shard in &shards {
+        assert!(
+            env.balance(*shard) > 0,
+            "fee revenue shard {shard:?} took no fees"
+        );
     }
     env.assert_reconciles();
     eprintln!(

@@ -100,6 +100,19 @@ impl App {
             Some(notify.clone()),
         );
         ledger_context.pseudonym_key = Some(merchant.pseudonym_key);
+        if config.ledger.writer_threads > 1 {
+            // One fee revenue account per writer thread, so their batches never queue on it.
+            let mut conn = checkout(&pool)?;
+            for currency in &currencies {
+                let shards = crate::store::parties::fee_revenue_shards(
+                    &mut conn,
+                    *currency,
+                    config.ledger.writer_threads,
+                )
+                .context("creating fee revenue shards")?;
+                ledger_context.fee_revenue_shards.insert(*currency, shards);
+            }
+        }
         let ledger = Arc::new(ledger_context);
         let writer_config = WriterConfig {
             threads: config.ledger.writer_threads,

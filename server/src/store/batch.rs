@@ -51,6 +51,9 @@ pub struct LedgerContext {
     pub rules: LedgerRules,
     pub codes: TxnCodes,
     pub fee_revenue: BTreeMap<Currency, AccountId>,
+    /// Fee revenue shards per currency; writer thread `i` credits shard `i % len` (shard 0 is
+    /// `fee_revenue`). Empty: every batch uses `fee_revenue`.
+    pub fee_revenue_shards: BTreeMap<Currency, Vec<AccountId>>,
     /// How confirmations are written to the SMS outbox; `None` writes none (benchmarks, tools).
     pub notify: Option<NotifyConfig>,
     /// Key of customers' per-merchant pseudonyms in webhook events; `None` sends events without
@@ -74,11 +77,28 @@ impl LedgerContext {
             rules,
             codes,
             fee_revenue,
+            fee_revenue_shards: BTreeMap::new(),
             notify,
             pseudonym_key: None,
             faults: None,
             commission_links: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The fee revenue account of each currency for batches run by writer thread `writer`.
+    pub fn fee_revenue_for(&self, writer: usize) -> BTreeMap<Currency, AccountId> {
+        self.fee_revenue
+            .iter()
+            .map(|(currency, shard0)| {
+                let chosen = self
+                    .fee_revenue_shards
+                    .get(currency)
+                    .filter(|shards| !shards.is_empty())
+                    .and_then(|shards| shards.get(writer % shards.len()))
+                    .unwrap_or(shard0);
+                (*currency, *chosen)
+            })
+            .collect()
     }
 
     fn commission_links(
@@ -355,6 +375,7 @@ enum Lock {
 fn load_state(
     conn: &mut AnyConnection,
     ctx: &LedgerContext,
+    fee_revenue: BTreeMap<Currency, AccountId>,
     commands: &[Command],
     lock: Lock,
 ) -> Result<BatchState, StoreError> {
@@ -385,7 +406,7 @@ fn load_state(
     account_ids.extend(pendings.values().flat_map(|p| [p.debit, p.credit]));
     account_ids.extend(originals.values().flat_map(|o| [o.payer, o.payee]));
     account_ids.extend(allowances.values().flat_map(|a| [a.wallet, a.merchant]));
-    account_ids.extend(ctx.fee_revenue.values());
+    account_ids.extend(fee_revenue.values());
     let links = ctx.commission_links(conn, &account_ids)?;
     account_ids.extend(links);
     let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
@@ -401,7 +422,7 @@ fn load_state(
         originals,
         prior_keys,
         allowances,
-        fee_revenue: ctx.fee_revenue.clone(),
+        fee_revenue,
     })
 }
 
@@ -415,7 +436,7 @@ pub fn dry_run(
 ) -> Result<Outcome, StoreError> {
     snapshot_transaction(conn, |conn| {
         let commands = std::slice::from_ref(command);
-        let state = load_state(conn, ctx, commands, Lock::None)?;
+        let state = load_state(conn, ctx, ctx.fee_revenue.clone(), commands, Lock::None)?;
         let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
         let outcome = batch.apply(command, TxnId(0));
         // Nothing is written; finishing still asserts the batch's invariants.
@@ -435,12 +456,30 @@ pub fn run_batch(
     commands: &[Command],
     notify: &[bool],
 ) -> Result<Vec<Outcome>, StoreError> {
+    run_batch_as(conn, ctx, 0, now, commands, notify)
+}
+
+/// [`run_batch`] for writer thread `writer`, which credits fees to its own fee revenue shard.
+pub fn run_batch_as(
+    conn: &mut AnyConnection,
+    ctx: &LedgerContext,
+    writer: usize,
+    now: Timestamp,
+    commands: &[Command],
+    notify: &[bool],
+) -> Result<Vec<Outcome>, StoreError> {
     let fault = |point: FaultPoint, conn: &mut AnyConnection| match &ctx.faults {
         Some(hook) => hook(point, conn),
         None => Ok(()),
     };
     let outcomes = write_transaction(conn, |conn| {
-        let state = load_state(conn, ctx, commands, Lock::ForUpdate)?;
+        let state = load_state(
+            conn,
+            ctx,
+            ctx.fee_revenue_for(writer),
+            commands,
+            Lock::ForUpdate,
+        )?;
         fault(FaultPoint::AfterLoad, conn)?;
         let txn_ids = allocate_ids(conn, commands.len())?;
         let before: BTreeMap<AccountId, i64> = state

@@ -38,6 +38,7 @@ fn new_account<'a>(
         commission_account_id: None,
         label,
         created_at: now_micros(),
+        shard: 0,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn ensure_system_accounts(
                     .filter(accounts::owner_type.eq("operator"))
                     .filter(accounts::kind.eq(kind.as_str()))
                     .filter(accounts::currency.eq(code))
+                    .filter(accounts::shard.eq(0))
                     .select(accounts::id)
                     .first(c)
                     .optional())?;
@@ -94,6 +96,44 @@ pub fn ensure_system_accounts(
             );
         }
         Ok(out)
+    })
+}
+
+/// The fee revenue accounts of `currency`, shards `0..count`, created as needed; shard 0 is
+/// [`SystemAccounts::fee_revenue`]. Each ledger writer thread credits its own shard, so that
+/// concurrent batches do not wait on one row (see migration `000012`).
+pub fn fee_revenue_shards(
+    conn: &mut AnyConnection,
+    currency: Currency,
+    count: usize,
+) -> Result<Vec<AccountId>, StoreError> {
+    write_transaction(conn, |conn| {
+        let code = currency.code();
+        let mut shards = Vec::with_capacity(count);
+        for shard in 0..count {
+            let shard = i16::try_from(shard)
+                .map_err(|_| StoreError::Conflict("too many fee revenue shards".into()))?;
+            let kind = AccountKind::FeeRevenue;
+            let existing: Option<i64> = with_conn!(&mut *conn, |c| accounts::table
+                .filter(accounts::owner_type.eq("operator"))
+                .filter(accounts::kind.eq(kind.as_str()))
+                .filter(accounts::currency.eq(code))
+                .filter(accounts::shard.eq(shard))
+                .select(accounts::id)
+                .first(c)
+                .optional())?;
+            let id = match existing {
+                Some(id) => AccountId(id),
+                None => {
+                    let label = format!("fee revenue {code} shard {shard}");
+                    let mut account = new_account(kind, code, Tier::Tier2, "operator", &label);
+                    account.shard = shard;
+                    insert_account(conn, &account)?
+                }
+            };
+            shards.push(id);
+        }
+        Ok(shards)
     })
 }
 

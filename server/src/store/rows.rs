@@ -83,6 +83,8 @@ pub struct NewAccount<'a> {
     pub commission_account_id: Option<i64>,
     pub label: &'a str,
     pub created_at: i64,
+    /// Only fee revenue has more than shard 0 (see `parties::fee_revenue_shards`).
+    pub shard: i16,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]

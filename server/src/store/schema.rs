@@ -18,6 +18,7 @@ diesel::table! {
         day_number -> BigInt,
         day_debits_minor -> BigInt,
         created_at -> BigInt,
+        shard -> SmallInt,
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use mkoba_ledger::{Command, Outcome, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::batch::{run_batch, LedgerContext};
+use crate::store::batch::{run_batch_as, LedgerContext};
 use crate::store::db::{AnyConnection, ConnectionOptions};
 use crate::store::{now_micros, StoreError};
 
@@ -104,6 +104,7 @@ impl LedgerWriter {
         let mut handles = Vec::with_capacity(config.threads);
         for index in 0..config.threads {
             let worker = Worker {
+                index,
                 options: options.clone(),
                 ctx: Arc::clone(&ctx),
                 clock: Arc::clone(&clock),
@@ -187,6 +188,8 @@ impl LedgerWriter {
 }
 
 struct Worker {
+    /// Which writer thread this is: picks its fee revenue shard.
+    index: usize,
     options: ConnectionOptions,
     ctx: Arc<LedgerContext>,
     clock: Arc<dyn Clock>,
@@ -243,10 +246,11 @@ impl Worker {
         notify: &[bool],
     ) -> Result<Vec<Outcome>, StoreError> {
         let now = self.clock.now();
+        let index = self.index;
         let ctx = Arc::clone(&self.ctx);
         let result = self
             .connection()
-            .and_then(|conn| run_batch(conn, &ctx, now, commands, notify));
+            .and_then(|conn| run_batch_as(conn, &ctx, index, now, commands, notify));
         if let Err(err) = &result {
             // Drop the connection after any failure: a fresh one costs little and cannot be
             // left in a half-finished transaction or a dead socket.
