@@ -497,6 +497,10 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
     // The per-account posting indexes take random inserts; building them once after the load is
     // many times faster than 10M random insertions. Their definitions come from the database.
     let indexes = posting_account_indexes(conn)?;
+    if let AnyConnection::Postgres(c) = conn {
+        // Loading and indexing 10M rows takes minutes: past the pool's statement timeout.
+        c.batch_execute("SET statement_timeout = 0")?;
+    }
     for (name, _) in &indexes {
         mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute(&format!("DROP INDEX {name}")))?;
@@ -562,6 +566,9 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
     }
     for (_, definition) in &indexes {
         mkoba::with_conn!(&mut *conn, |c| c.batch_execute(definition))?;
+    }
+    if let AnyConnection::Postgres(c) = conn {
+        c.batch_execute("RESET statement_timeout")?;
     }
     Ok(())
 }
