@@ -129,7 +129,12 @@ async fn attempt(provider: &Provider, row: &OutboxRow, config: &SmsConfig, now: 
             error: "deadline passed before the message could be sent".into(),
         };
     }
-    match provider.send(row.id, &row.recipient, &row.body).await {
+    let started = std::time::Instant::now();
+    let outcome = provider.send(row.id, &row.recipient, &row.body).await;
+    if let Some(m) = crate::metrics::get() {
+        m.sms_send_seconds.observe(started.elapsed().as_secs_f64());
+    }
+    match outcome {
         SendOutcome::Accepted {
             provider_message_id,
         } => Attempt::Sent {
