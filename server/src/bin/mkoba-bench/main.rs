@@ -5,8 +5,10 @@
 //! cargo build --release --bin mkoba-bench
 //! target/release/mkoba-bench ledger --url sqlite:///tmp/bench.db --workload uniform
 //! target/release/mkoba-bench ledger --url postgres://postgres@127.0.0.1/postgres --pgbench
+//! target/release/mkoba-bench sms --url sqlite:///tmp/bench-sms.db --messages 50000
 
 mod ledger;
+mod sms;
 
 use clap::{Parser, Subcommand};
 
@@ -21,10 +23,13 @@ struct Cli {
 enum Mode {
     /// Durable transfers through the ledger writer with N concurrent clients.
     Ledger(ledger::LedgerArgs),
+    /// Outbox messages dispatched per second to a local stub provider.
+    Sms(sms::SmsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Ledger(args) => ledger::run(args),
+        Mode::Sms(args) => sms::run(args),
     }
 }
