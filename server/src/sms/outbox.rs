@@ -88,7 +88,14 @@ pub fn claim_due(
                 .or(sms_outbox::status
                     .eq("sending")
                     .and(sms_outbox::claimed_until.lt(now)));
+            // The partial index `sms_outbox_due` holds only open messages; SQLite uses it only when
+            // the query repeats the index's own condition word for word (literals, not parameters).
+            // Without it every claim scans the whole outbox, sent history included, under the
+            // write lock.
+            let open =
+                diesel::dsl::sql::<diesel::sql_types::Bool>("status IN ('queued', 'sending')");
             let ids: Vec<i64> = with_conn!(&mut *conn, |c| sms_outbox::table
+                .filter(open)
                 .filter(due)
                 .order(sms_outbox::next_attempt_at)
                 .limit(limit)
