@@ -46,6 +46,8 @@ pub fn backoff_ms(attempts: i32, base_ms: u64, max_ms: u64, retry_after: Option<
 /// flight, and their outcomes not yet committed.
 struct Round {
     count: usize,
+    /// Until when the round's claim holds: from then on its unrecorded messages are due again.
+    lease_until: i64,
     sends: JoinSet<()>,
     recorder: Option<JoinHandle<()>>,
 }
@@ -88,7 +90,7 @@ impl Dispatcher {
     /// One round: claim, send, record. Returns how many messages were attempted, all of them
     /// recorded by the time it returns.
     pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
-        let round = self.start_round().await?;
+        let round = self.start_round(self.clock.now().0).await?;
         let count = round.count;
         round.finish().await?;
         Ok(count)
@@ -102,8 +104,7 @@ impl Dispatcher {
     /// limit). A message keeps its slot until its outcome is committed, so no more than
     /// `dispatch_concurrency_max` messages are ever sent but unrecorded: a crash re-sends at most
     /// that many, exactly as when each outcome had a commit of its own.
-    async fn start_round(&self) -> Result<Round, StoreError> {
-        let now = self.clock.now().0;
+    async fn start_round(&self, now: i64) -> Result<Round, StoreError> {
         let lease_until = now.saturating_add(Self::micros(self.config.dispatch_lease_ms));
         let limit = self.config.dispatch_batch_max;
         let pool = self.pool.clone();
@@ -119,6 +120,7 @@ impl Dispatcher {
         let count = claimed.len();
         let mut round = Round {
             count,
+            lease_until,
             sends: JoinSet::new(),
             recorder: None,
         };
@@ -171,13 +173,24 @@ impl Dispatcher {
     /// Runs rounds until the process ends, resting between empty rounds. The next round is
     /// claimed while the last messages of the one before are still in flight, so the claim's
     /// commit does not leave every slot idle; the shared slots keep the two rounds together
-    /// within `dispatch_concurrency_max`.
+    /// within `dispatch_concurrency_max`. Only while the earlier round's claim holds, though:
+    /// once its lease has lapsed its unrecorded messages are due again, and claiming them would
+    /// send them twice from this very dispatcher.
     pub fn spawn(self) {
         tokio::spawn(async move {
             let idle = Duration::from_millis(self.config.dispatch_poll_interval_ms);
             let mut previous: Option<Round> = None;
             loop {
-                let started = self.start_round().await;
+                let mut now = self.clock.now().0;
+                if previous.as_ref().is_some_and(|r| now >= r.lease_until) {
+                    if let Some(round) = previous.take() {
+                        if let Err(e) = round.finish().await {
+                            tracing::warn!(error = %e, "SMS dispatch round failed");
+                        }
+                    }
+                    now = self.clock.now().0;
+                }
+                let started = self.start_round(now).await;
                 if let Some(round) = previous.take() {
                     if let Err(e) = round.finish().await {
                         tracing::warn!(error = %e, "SMS dispatch round failed");
