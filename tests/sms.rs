@@ -187,7 +187,9 @@ macro_rules! both_backends {
 
 both_backends!(
     confirmations_are_written_with_the_payment_and_only_then,
-    dispatch_retries_then_sends_and_stops_on_permanent_errors
+    dispatch_retries_then_sends_and_stops_on_permanent_errors,
+    outcomes_recorded_together_end_as_outcomes_recorded_alone,
+    a_slot_is_freed_only_once_its_outcome_is_committed
 );
 
 fn confirmations_are_written_with_the_payment_and_only_then(backend: Backend) {
@@ -915,5 +917,192 @@ fn development_inbox_low_float_warning_and_africas_talking_reports() {
     assert_eq!(
         (row.status.as_str(), row.last_error.as_deref()),
         ("failed", Some("UserInBlacklist"))
+    );
+}
+
+fn enqueue_welcomes(env: &TestEnv, count: usize) {
+    let now = env.clock.now();
+    let mut conn = env.conn();
+    for i in 0..count {
+        outbox::enqueue(
+            &mut conn,
+            &env.app.notify,
+            &format!("+2547005{i:05}"),
+            &mkoba::sms::templates::Message::Welcome {
+                name: format!("Customer {i}"),
+            },
+            mkoba::sms::templates::Language::En,
+            now,
+        )
+        .unwrap();
+    }
+}
+
+/// `record_all` (one commit for many outcomes) leaves each row exactly as `record` (a commit
+/// each) does, for every kind of outcome, and likewise leaves alone a row no longer `sending`.
+fn outcomes_recorded_together_end_as_outcomes_recorded_alone(backend: Backend) {
+    use outbox::Attempt;
+    let env = TestEnv::start(backend);
+    enqueue_welcomes(&env, 10);
+    let now = env.clock.now().0;
+    let claimed = outbox::claim_due(&mut env.conn(), now, now + 60_000_000, 100).unwrap();
+    assert_eq!(claimed.len(), 10);
+    let attempt = |i: usize| match i {
+        0 => Attempt::Sent {
+            provider: "twilio".into(),
+            provider_message_id: "SM0".into(),
+            delivered: false,
+        },
+        1 => Attempt::Sent {
+            provider: "development".into(),
+            provider_message_id: "DEV1".into(),
+            delivered: true,
+        },
+        2 => Attempt::RetryAt {
+            at: now + 5_000_000,
+            error: "twilio 429 code 20429: slow down".into(),
+        },
+        3 => Attempt::Failed {
+            error: "x".repeat(700),
+        },
+        _ => Attempt::Failed {
+            error: "twilio 400 code 21610: unsubscribed".into(),
+        },
+    };
+    let (alone, together) = claimed.split_at(5);
+    let at = now + 1_000;
+    for (i, row) in alone.iter().enumerate() {
+        outbox::record(&mut env.conn(), row.id, &attempt(i), at).unwrap();
+    }
+    let outcomes: Vec<_> = together
+        .iter()
+        .enumerate()
+        .map(|(i, row)| (row.id, attempt(i), at))
+        .collect();
+    outbox::record_all(&mut env.conn(), &outcomes).unwrap();
+    outbox::record_all(&mut env.conn(), &[]).unwrap();
+    let load = |id: i64| claimed_row(&env, id);
+    let state = |r: &outbox::OutboxRow| {
+        (
+            r.status.clone(),
+            r.attempts,
+            r.next_attempt_at,
+            r.claimed_until,
+            r.provider.clone(),
+            r.provider_message_id.clone(),
+            r.last_error.clone(),
+            r.sent_at,
+            r.delivered_at,
+        )
+    };
+    for (a, b) in alone.iter().zip(together) {
+        assert_eq!(state(&load(a.id)), state(&load(b.id)));
+    }
+    let statuses: Vec<String> = together.iter().map(|r| load(r.id).status).collect();
+    assert_eq!(
+        statuses,
+        ["sent", "delivered", "queued", "failed", "failed"],
+        "each row keeps its own outcome"
+    );
+    assert_eq!(load(together[3].id).last_error.map(|e| e.len()), Some(500));
+    // A second record of the same rows (no longer claimed) changes nothing, as with `record`.
+    let before: Vec<_> = together.iter().map(|r| state(&load(r.id))).collect();
+    let again: Vec<_> = together
+        .iter()
+        .map(|r| (r.id, attempt(3), at + 1))
+        .collect();
+    outbox::record_all(&mut env.conn(), &again).unwrap();
+    let after: Vec<_> = together.iter().map(|r| state(&load(r.id))).collect();
+    assert_eq!(before, after);
+}
+
+fn claimed_row(env: &TestEnv, id: i64) -> outbox::OutboxRow {
+    use diesel::prelude::*;
+    use mkoba::store::schema::sms_outbox;
+    mkoba::with_conn!(&mut *env.conn(), |c| sms_outbox::table
+        .find(id)
+        .select(outbox::OutboxRow::as_select())
+        .first(c))
+    .unwrap()
+}
+
+/// Answers like Twilio at once, and notes at each request how many messages it has been handed
+/// whose outcome is not committed yet (this one included).
+struct WatchesUnrecorded {
+    conn: std::sync::Mutex<mkoba::store::AnyConnection>,
+    received: std::sync::atomic::AtomicI64,
+    unrecorded_max: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl wiremock::Respond for WatchesUnrecorded {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        use std::sync::atomic::Ordering;
+        let n = self.received.fetch_add(1, Ordering::SeqCst) + 1;
+        let recorded = outbox::counts(&mut self.conn.lock().unwrap())
+            .unwrap()
+            .get("sent")
+            .copied()
+            .unwrap_or(0);
+        self.unrecorded_max
+            .fetch_max(n - recorded, Ordering::SeqCst);
+        created(&format!("SM{n:032}"))
+    }
+}
+
+/// Outcomes are committed in groups, but a message keeps its concurrency slot until its own is
+/// committed: however slow the commits, no more than `dispatch_concurrency_max` messages are ever
+/// out at the provider unrecorded (what a crash could send twice), even as the production loop
+/// overlaps one round's last sends with the next round.
+fn a_slot_is_freed_only_once_its_outcome_is_committed(backend: Backend) {
+    const MESSAGES: i64 = 150;
+    const CONCURRENCY: usize = 4;
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    let env = TestEnv::start_with(backend, |c| {
+        twilio_config(c, &server.uri());
+        c.sms.dispatch_concurrency_max = CONCURRENCY;
+        c.sms.dispatch_batch_max = 20;
+        c.sms.dispatch_poll_interval_ms = 10;
+    });
+    let unrecorded_max = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(WatchesUnrecorded {
+                conn: std::sync::Mutex::new(env.db.connect()),
+                received: 0.into(),
+                unrecorded_max: Arc::clone(&unrecorded_max),
+            })
+            .mount(&server),
+    );
+    enqueue_welcomes(&env, MESSAGES as usize);
+    rt.block_on(async {
+        Dispatcher::new(
+            env.app.pool.clone(),
+            Arc::clone(&env.app.sms),
+            env.app.config.sms.clone(),
+            env.clock.clone() as Arc<dyn Clock>,
+        )
+        .spawn();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let counts = outbox::counts(&mut env.conn()).unwrap();
+            if counts.get("sent") == Some(&MESSAGES) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not drained: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let requests = rt.block_on(server.received_requests()).unwrap();
+    // The dispatcher runs on until its runtime goes: end it before the database does.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    assert_eq!(requests.len() as i64, MESSAGES, "each message sent once");
+    let most = unrecorded_max.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=CONCURRENCY as i64).contains(&most),
+        "{most} messages were out unrecorded at once"
     );
 }

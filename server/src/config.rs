@@ -159,6 +159,9 @@ pub struct SmsConfig {
     pub default_language: String,
     /// An agent whose float falls below this (minor units of the default currency) is warned.
     pub low_float_minor: i64,
+    /// Messages out at the provider at once. Each keeps its slot until its outcome is committed,
+    /// so this also bounds how many a crash can send twice. With a provider that answers in r
+    /// seconds, dispatch tops out near this / r messages a second (64 / 0.3 s: about 200).
     pub dispatch_concurrency_max: usize,
     pub dispatch_batch_max: i64,
     pub dispatch_poll_interval_ms: u64,
@@ -391,7 +394,7 @@ impl Default for Config {
                 provider: "development".into(),
                 default_language: "en".into(),
                 low_float_minor: 500_000,
-                dispatch_concurrency_max: 16,
+                dispatch_concurrency_max: 64,
                 dispatch_batch_max: 200,
                 dispatch_poll_interval_ms: 200,
                 dispatch_lease_ms: 30_000,

@@ -88,7 +88,14 @@ pub fn claim_due(
                 .or(sms_outbox::status
                     .eq("sending")
                     .and(sms_outbox::claimed_until.lt(now)));
+            // The partial index `sms_outbox_due` holds only open messages; SQLite uses it only when
+            // the query repeats the index's own condition word for word (literals, not parameters).
+            // Without it every claim scans the whole outbox, sent history included, under the
+            // write lock.
+            let open =
+                diesel::dsl::sql::<diesel::sql_types::Bool>("status IN ('queued', 'sending')");
             let ids: Vec<i64> = with_conn!(&mut *conn, |c| sms_outbox::table
+                .filter(open)
                 .filter(due)
                 .order(sms_outbox::next_attempt_at)
                 .limit(limit)
@@ -179,6 +186,90 @@ pub fn record(
             .execute(c),
     })?;
     Ok(())
+}
+
+/// Records many attempts (`(id, attempt, when)`) in one transaction: one commit, so one sync to
+/// disk, for all of them. Each row ends exactly as `record` would leave it (and, as there, a row no
+/// longer `sending` is left alone). PostgreSQL takes them in one statement (one round trip);
+/// SQLite, in-process, one statement per row.
+pub fn record_all(
+    conn: &mut AnyConnection,
+    outcomes: &[(i64, Attempt, i64)],
+) -> Result<(), StoreError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        AnyConnection::Postgres(c) => {
+            use diesel::sql_types::{Array, Nullable};
+            let mut ids = Vec::with_capacity(outcomes.len());
+            let mut statuses = Vec::with_capacity(outcomes.len());
+            let mut ats = Vec::with_capacity(outcomes.len());
+            let mut next_attempts = Vec::with_capacity(outcomes.len());
+            let mut providers = Vec::with_capacity(outcomes.len());
+            let mut message_ids = Vec::with_capacity(outcomes.len());
+            let mut errors = Vec::with_capacity(outcomes.len());
+            for (id, attempt, at) in outcomes {
+                let (status, next, provider, message_id, error) = match attempt {
+                    Attempt::Sent {
+                        provider,
+                        provider_message_id,
+                        delivered,
+                    } => (
+                        if *delivered { "delivered" } else { "sent" },
+                        None,
+                        Some(provider.clone()),
+                        Some(provider_message_id.clone()),
+                        None,
+                    ),
+                    Attempt::RetryAt { at, error } => {
+                        ("queued", Some(*at), None, None, Some(truncated(error)))
+                    }
+                    Attempt::Failed { error } => {
+                        ("failed", None, None, None, Some(truncated(error)))
+                    }
+                };
+                ids.push(*id);
+                statuses.push(status);
+                ats.push(*at);
+                next_attempts.push(next);
+                providers.push(provider);
+                message_ids.push(message_id);
+                errors.push(error);
+            }
+            diesel::sql_query(
+                "UPDATE sms_outbox AS o SET \
+                   status = v.status, \
+                   attempts = o.attempts + 1, \
+                   next_attempt_at = COALESCE(v.next_attempt_at, o.next_attempt_at), \
+                   provider = COALESCE(v.provider, o.provider), \
+                   provider_message_id = COALESCE(v.provider_message_id, o.provider_message_id), \
+                   sent_at = CASE WHEN v.status IN ('sent', 'delivered') THEN v.at ELSE o.sent_at END, \
+                   delivered_at = CASE WHEN v.status = 'delivered' THEN v.at \
+                     WHEN v.status = 'sent' THEN NULL ELSE o.delivered_at END, \
+                   last_error = COALESCE(v.last_error, o.last_error), \
+                   claimed_until = NULL \
+                 FROM unnest($1, $2, $3, $4, $5, $6, $7) \
+                   AS v(id, status, at, next_attempt_at, provider, provider_message_id, last_error) \
+                 WHERE o.id = v.id AND o.status = 'sending'",
+            )
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(statuses)
+            .bind::<Array<BigInt>, _>(ats)
+            .bind::<Array<Nullable<BigInt>>, _>(next_attempts)
+            .bind::<Array<Nullable<Text>>, _>(providers)
+            .bind::<Array<Nullable<Text>>, _>(message_ids)
+            .bind::<Array<Nullable<Text>>, _>(errors)
+            .execute(c)?;
+            Ok(())
+        }
+        AnyConnection::Sqlite(_) => write_transaction(conn, |conn| {
+            for (id, attempt, now) in outcomes {
+                record(conn, *id, attempt, *now)?;
+            }
+            Ok(())
+        }),
+    }
 }
 
 /// A provider's delivery report. `status` is already mapped to ours (`delivered`,

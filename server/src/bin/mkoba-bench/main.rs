@@ -5,9 +5,11 @@
 //! cargo build --release --bin mkoba-bench
 //! target/release/mkoba-bench ledger --url sqlite:///tmp/bench.db --workload uniform
 //! target/release/mkoba-bench ledger --url postgres://postgres@127.0.0.1/postgres --pgbench
+//! target/release/mkoba-bench sms --url sqlite:///tmp/bench-sms.db --messages 50000
 
 mod ledger;
 mod scale;
+mod sms;
 
 use clap::{Parser, Subcommand};
 
@@ -24,11 +26,14 @@ enum Mode {
     Ledger(ledger::LedgerArgs),
     /// The ledger workload with 100k and with 10M journal transactions of history.
     Scale(scale::ScaleArgs),
+    /// Outbox messages dispatched per second to a local stub provider.
+    Sms(sms::SmsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Ledger(args) => ledger::run(args),
         Mode::Scale(args) => scale::run(args),
+        Mode::Sms(args) => sms::run(args),
     }
 }
