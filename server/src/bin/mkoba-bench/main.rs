@@ -7,6 +7,9 @@
 //! target/release/mkoba-bench ledger --url postgres://postgres@127.0.0.1/postgres --pgbench
 
 mod ledger;
+mod rss;
+mod served;
+mod ussd;
 
 use clap::{Parser, Subcommand};
 
@@ -21,10 +24,17 @@ struct Cli {
 enum Mode {
     /// Durable transfers through the ledger writer with N concurrent clients.
     Ledger(ledger::LedgerArgs),
+    /// USSD menu hops (open loop) and PIN payments against the real `mkoba serve` over loopback,
+    /// next to a bare argon2id verify loop.
+    Ussd(ussd::UssdArgs),
+    /// The server's peak RSS with a million bulk-loaded customers under mixed traffic.
+    Rss(rss::RssArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().mode {
         Mode::Ledger(args) => ledger::run(args),
+        Mode::Ussd(args) => ussd::run(args),
+        Mode::Rss(args) => rss::run(args),
     }
 }
