@@ -39,6 +39,8 @@ pub struct App {
     pub sms: Arc<Provider>,
     pub ussd_engine: mkoba_ussd::engine::EngineConfig,
     pub ussd_token: Secret,
+    /// Saves USSD sessions in batches (see `ussd::session`).
+    pub sessions: crate::ussd::session::SessionWriter,
     pub merchant: crate::merchant::MerchantKeys,
 }
 
@@ -135,6 +137,12 @@ impl App {
             &config.ussd.gateway_token,
             32,
         )?;
+        let sessions = crate::ussd::session::SessionWriter::start(
+            pool.clone(),
+            config.ussd.session_batch_max,
+            config.ussd.session_queue_max,
+        )
+        .context("starting the USSD session writer")?;
         let app = App {
             config,
             url,
@@ -150,6 +158,7 @@ impl App {
             sms,
             ussd_engine,
             ussd_token,
+            sessions,
             merchant,
         };
         Ok((Arc::new(app), threads))

@@ -206,6 +206,8 @@ pub fn run(args: RssArgs) -> anyhow::Result<()> {
         world.fund_seconds
     );
     let server = Server::start(&env, &bind, &data_dir)?;
+    let drained = served::wait_outbox_drained(&config, Duration::from_secs(300))?;
+    eprintln!("  the funding SMS were sent in {drained:.1} s");
     let rss_after_start = server.status_field("VmRSS");
     let gateway = Gateway::new(&server.base)?;
     let runtime = ussd::client_runtime(args.client_threads)?;

@@ -563,3 +563,32 @@ pub fn landed(conn: &mut AnyConnection, world: &World) -> anyhow::Result<Landed>
         mismatches: report.mismatches,
     })
 }
+
+#[derive(QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Waits until the server's SMS dispatcher has sent what seeding queued (the funding deposits'
+/// notifications), so that a measurement does not include draining that backlog. Returns the
+/// seconds waited.
+pub fn wait_outbox_drained(config: &Config, timeout: Duration) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut conn = connect(config)?;
+    loop {
+        let sql = "SELECT COUNT(*) AS n FROM sms_outbox WHERE status IN ('queued', 'sending')";
+        let waiting: Waiting =
+            mkoba::with_conn!(&mut conn, |c| diesel::sql_query(sql).get_result(c))?;
+        if waiting.n == 0 {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        anyhow::ensure!(
+            started.elapsed() < timeout,
+            "{} SMS still waiting after {:?}",
+            waiting.n,
+            timeout
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

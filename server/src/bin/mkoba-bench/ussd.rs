@@ -467,6 +467,8 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
         world.load_seconds, world.fund_seconds
     );
     let server = Server::start(&env, &bind, &data_dir)?;
+    let drained = served::wait_outbox_drained(&config, Duration::from_secs(300))?;
+    eprintln!("  the funding SMS were sent in {drained:.1} s");
     let gateway = Gateway::new(&server.base)?;
     let runtime = client_runtime(args.client_threads)?;
 
