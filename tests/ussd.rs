@@ -819,12 +819,20 @@ mod session_writer {
                 r.unwrap().unwrap();
             }
         });
-        let same = session::load(&mut conn, "test:same", T0.0).unwrap().unwrap();
-        assert_eq!(same.state, format!("v{}", same.hops), "one write, not a mix of two");
+        let same = session::load(&mut conn, "test:same", T0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            same.state,
+            format!("v{}", same.hops),
+            "one write, not a mix of two"
+        );
         runtime.block_on(async {
             env.app.sessions.delete("test:same".into()).await.unwrap();
         });
-        assert!(session::load(&mut conn, "test:same", T0.0).unwrap().is_none());
+        assert!(session::load(&mut conn, "test:same", T0.0)
+            .unwrap()
+            .is_none());
         runtime.block_on(async {
             let writer = &env.app.sessions;
             let (a, b) = tokio::join!(
@@ -836,7 +844,10 @@ mod session_writer {
         });
         assert!(session::load(&mut conn, "test:s1", T0.0).unwrap().is_none());
         assert_eq!(
-            session::load(&mut conn, "test:same", T0.0).unwrap().unwrap().hops,
+            session::load(&mut conn, "test:same", T0.0)
+                .unwrap()
+                .unwrap()
+                .hops,
             3
         );
     }

@@ -429,6 +429,9 @@ struct Figures {
     pay: Option<PayFigures>,
     argon2_threads: usize,
     argon2_verifies_per_second: Option<f64>,
+    /// The bare loop before and after the payments.
+    argon2_runs: Vec<f64>,
+    argon2_concurrency_max: usize,
     pay_to_argon2_ratio: Option<f64>,
     server_peak_rss_kib: Option<u64>,
     server_threads: Option<u64>,
@@ -491,9 +494,24 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
         figures.server_cpu_seconds = server.cpu_seconds().zip(cpu).map(|(b, a)| b - a);
         Some(figures)
     };
+    let argon2_threads = args.argon2_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2)
+    });
+    let argon2_seconds = args.pay_seconds.clamp(5, 20) as f64;
+    // The bare loop runs just before the payments (the server idle) and again after (the server
+    // stopped); the ratio is taken against their mean, which evens out a shared machine's drift.
+    let mut argon2_runs = Vec::new();
     let pay = if args.skip_pay {
         None
     } else {
+        eprintln!("bare argon2id verify loop: {argon2_threads} threads…");
+        argon2_runs.push(served::argon2_loop(
+            &config,
+            argon2_threads,
+            argon2_seconds,
+        )?);
         eprintln!(
             "PIN payments: {} clients, {} s…",
             args.pay_clients, args.pay_seconds
@@ -513,18 +531,14 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
     server.stop()?;
     drop(runtime);
 
-    let argon2_threads = args.argon2_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2)
-    });
     let argon2 = if pay.is_some() {
-        eprintln!("bare argon2id verify loop: {argon2_threads} threads…");
-        Some(served::argon2_loop(
+        eprintln!("bare argon2id verify loop again: {argon2_threads} threads…");
+        argon2_runs.push(served::argon2_loop(
             &config,
             argon2_threads,
-            args.pay_seconds.clamp(5, 20) as f64,
-        )?)
+            argon2_seconds,
+        )?);
+        Some(argon2_runs.iter().sum::<f64>() / argon2_runs.len() as f64)
     } else {
         None
     };
@@ -547,6 +561,8 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
         pay,
         argon2_threads,
         argon2_verifies_per_second: argon2,
+        argon2_runs: argon2_runs.clone(),
+        argon2_concurrency_max: config.security.argon2_concurrency_max,
         server_peak_rss_kib: peak_rss,
         server_threads: threads,
         landed: Some(landed.clone()),
@@ -634,6 +650,16 @@ fn print(f: &Figures) {
             f.argon2_threads,
             f.pay_to_argon2_ratio
                 .map_or("-".into(), |r| format!("{r:.2}"))
+        );
+        println!(
+            "argon2: server slots (security.argon2_concurrency_max) {}, bare loop before / after \
+             the payments {} verifies/s",
+            f.argon2_concurrency_max,
+            f.argon2_runs
+                .iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
         );
         if !p.failures.is_empty() {
             println!("payment failures: {:?}", p.failures);
