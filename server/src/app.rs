@@ -71,6 +71,15 @@ impl App {
             config.database.connect_timeout_ms,
         )
         .context("opening the database pool")?;
+        if url.backend() == Backend::Sqlite {
+            // Process-wide: bounds the page caches of every connection (pool and writers) together.
+            use diesel::connection::SimpleConnection;
+            let bytes = u64::from(config.database.sqlite_memory_max_kib) * 1024;
+            if let crate::store::AnyConnection::Sqlite(c) = &mut *checkout(&pool)? {
+                c.batch_execute(&format!("PRAGMA soft_heap_limit = {bytes};"))
+                    .context("setting SQLite's soft heap limit")?;
+            }
+        }
         let currencies: Vec<Currency> = config.ledger.rules.currencies.keys().copied().collect();
         let system = ensure_system_accounts(&mut *checkout(&pool)?, &currencies)
             .context("creating system accounts")?;

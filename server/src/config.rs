@@ -229,6 +229,11 @@ pub struct DatabaseConfig {
     pub connect_timeout_ms: u64,
     pub busy_timeout_ms: u32,
     pub statement_timeout_ms: u32,
+    /// SQLite only: the most memory SQLite's page caches and statements may hold in the whole
+    /// process (its soft heap limit), whatever the pool size. Each connection's cache may grow
+    /// to 64 MiB on its own, and with a million customers touched at random they do; past this
+    /// limit SQLite reuses its least recently used pages instead of allocating.
+    pub sqlite_memory_max_kib: u32,
     /// Apply migrations at start. Always done on SQLite; on PostgreSQL `mkoba migrate` is the
     /// usual way, so that one release step owns schema changes.
     pub migrate_on_start: bool,
@@ -313,6 +318,7 @@ impl Default for Config {
                 connect_timeout_ms: 5_000,
                 busy_timeout_ms: 5_000,
                 statement_timeout_ms: 30_000,
+                sqlite_memory_max_kib: 64 * 1024,
                 migrate_on_start: true,
             },
             ledger: LedgerConfig {
@@ -516,6 +522,12 @@ impl Config {
             60_000,
         )?;
         within("database.busy_timeout_ms", d.busy_timeout_ms, 10, 60_000)?;
+        within(
+            "database.sqlite_memory_max_kib",
+            d.sqlite_memory_max_kib,
+            1024,
+            4 * 1024 * 1024,
+        )?;
         within(
             "database.statement_timeout_ms",
             d.statement_timeout_ms,
