@@ -737,3 +737,128 @@ fn one_session_can_hop_between_processes_and_the_allowlist_holds() {
     let allowed = other_process(&s, |c| c.ussd.ip_allowlist = vec!["127.0.0.1".into()]);
     assert!(hop(&allowed.base, "").starts_with("CON "));
 }
+
+mod session_writer {
+    //! The session writer commits the saves of concurrent hops together: every save lands, the
+    //! last write of a session wins, and one bad row fails alone.
+
+    use mkoba::store::Backend;
+    use mkoba::ussd::session::{self, SessionRow};
+
+    use crate::support::{TestEnv, T0};
+
+    fn row(id: &str, hops: i32, state: String) -> SessionRow {
+        SessionRow {
+            id: id.to_owned(),
+            msisdn: "+254700100002".to_owned(),
+            state,
+            last_path: format!("1*{hops}"),
+            last_reply: format!("screen {hops}"),
+            last_end: hops % 2 == 0,
+            hops,
+            updated_at: T0.0,
+            expires_at: T0.0 + 300_000_000,
+        }
+    }
+
+    fn concurrent_saves_land_and_a_bad_row_fails_alone(backend: Backend) {
+        let env = TestEnv::start(backend);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let results: Vec<(String, bool)> = runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..300 {
+                let writer = env.app.sessions.clone();
+                // Every tenth save breaks the table's length check on the state.
+                let state = if i % 10 == 7 {
+                    "x".repeat(20_000)
+                } else {
+                    format!("{{\"n\":{i}}}")
+                };
+                let id = format!("test:s{i}");
+                tasks.spawn(async move {
+                    let ok = writer.save(row(&id, i, state)).await.is_ok();
+                    (id, ok)
+                });
+            }
+            let mut out = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                out.push(r.unwrap());
+            }
+            out
+        });
+        assert_eq!(results.len(), 300);
+        let mut conn = env.conn();
+        for (id, ok) in &results {
+            let i: i32 = id.trim_start_matches("test:s").parse().unwrap();
+            let stored = session::load(&mut conn, id, T0.0).unwrap();
+            if i % 10 == 7 {
+                assert!(!ok, "{id}: an over-long state must be refused");
+                assert!(stored.is_none(), "{id}");
+            } else {
+                assert!(ok, "{id}: a good row must not fail with a bad one");
+                let stored = stored.unwrap_or_else(|| panic!("{id} was not saved"));
+                assert_eq!(stored.hops, i);
+                assert_eq!(stored.state, format!("{{\"n\":{i}}}"));
+                assert_eq!(stored.last_end, i % 2 == 0);
+            }
+        }
+
+        // Rewrites of one session from many tasks: it ends as one of them, whole; then a delete
+        // removes it, and a save after the delete brings it back.
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..50 {
+                let writer = env.app.sessions.clone();
+                tasks.spawn(async move { writer.save(row("test:same", i, format!("v{i}"))).await });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap().unwrap();
+            }
+        });
+        let same = session::load(&mut conn, "test:same", T0.0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            same.state,
+            format!("v{}", same.hops),
+            "one write, not a mix of two"
+        );
+        runtime.block_on(async {
+            env.app.sessions.delete("test:same".into()).await.unwrap();
+        });
+        assert!(session::load(&mut conn, "test:same", T0.0)
+            .unwrap()
+            .is_none());
+        runtime.block_on(async {
+            let writer = &env.app.sessions;
+            let (a, b) = tokio::join!(
+                writer.delete("test:s1".into()),
+                writer.save(row("test:same", 3, "v3".into()))
+            );
+            a.unwrap();
+            b.unwrap();
+        });
+        assert!(session::load(&mut conn, "test:s1", T0.0).unwrap().is_none());
+        assert_eq!(
+            session::load(&mut conn, "test:same", T0.0)
+                .unwrap()
+                .unwrap()
+                .hops,
+            3
+        );
+    }
+
+    #[test]
+    fn sqlite_concurrent_saves_land_and_a_bad_row_fails_alone() {
+        concurrent_saves_land_and_a_bad_row_fails_alone(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres_concurrent_saves_land_and_a_bad_row_fails_alone() {
+        concurrent_saves_land_and_a_bad_row_fails_alone(Backend::Postgres);
+    }
+}

@@ -39,6 +39,8 @@ pub struct App {
     pub sms: Arc<Provider>,
     pub ussd_engine: mkoba_ussd::engine::EngineConfig,
     pub ussd_token: Secret,
+    /// Saves USSD sessions in batches (see `ussd::session`).
+    pub sessions: crate::ussd::session::SessionWriter,
     pub merchant: crate::merchant::MerchantKeys,
 }
 
@@ -69,6 +71,15 @@ impl App {
             config.database.connect_timeout_ms,
         )
         .context("opening the database pool")?;
+        if url.backend() == Backend::Sqlite {
+            // Process-wide: bounds the page caches of every connection (pool and writers) together.
+            use diesel::connection::SimpleConnection;
+            let bytes = u64::from(config.database.sqlite_memory_max_kib) * 1024;
+            if let crate::store::AnyConnection::Sqlite(c) = &mut *checkout(&pool)? {
+                c.batch_execute(&format!("PRAGMA soft_heap_limit = {bytes};"))
+                    .context("setting SQLite's soft heap limit")?;
+            }
+        }
         let currencies: Vec<Currency> = config.ledger.rules.currencies.keys().copied().collect();
         let system = ensure_system_accounts(&mut *checkout(&pool)?, &currencies)
             .context("creating system accounts")?;
@@ -149,6 +160,12 @@ impl App {
             &config.ussd.gateway_token,
             32,
         )?;
+        let sessions = crate::ussd::session::SessionWriter::start(
+            pool.clone(),
+            config.ussd.session_batch_max,
+            config.ussd.session_queue_max,
+        )
+        .context("starting the USSD session writer")?;
         let app = App {
             config,
             url,
@@ -164,6 +181,7 @@ impl App {
             sms,
             ussd_engine,
             ussd_token,
+            sessions,
             merchant,
         };
         Ok((Arc::new(app), threads))

@@ -145,6 +145,11 @@ pub struct UssdConfig {
     /// How long an idle session is kept (gateways end sessions after about 180 s).
     pub session_ttl_seconds: i64,
     pub invalid_input_max: u32,
+    /// Session saves written in one transaction at most by the session writer, which commits
+    /// the saves of concurrent hops together (one durable commit for many hops).
+    pub session_batch_max: usize,
+    /// Session saves waiting for the session writer at most; a hop beyond it gets a polite END.
+    pub session_queue_max: usize,
     /// The operator-owned merchant that sells airtime.
     pub airtime_merchant: String,
 }
@@ -212,6 +217,10 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     pub keep_alive_seconds: u64,
     pub connections_max: usize,
+    /// Threads for blocking work (database calls, hashing) in each HTTP worker and in the
+    /// background runtime. A task beyond the pool's connections only waits, holding a thread
+    /// (and its stack) meanwhile: a few per worker are enough.
+    pub blocking_threads_max: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -223,6 +232,11 @@ pub struct DatabaseConfig {
     pub connect_timeout_ms: u64,
     pub busy_timeout_ms: u32,
     pub statement_timeout_ms: u32,
+    /// SQLite only: the most memory SQLite's page caches and statements may hold in the whole
+    /// process (its soft heap limit), whatever the pool size. Each connection's cache may grow
+    /// to 64 MiB on its own, and with a million customers touched at random they do; past this
+    /// limit SQLite reuses its least recently used pages instead of allocating.
+    pub sqlite_memory_max_kib: u32,
     /// Apply migrations at start. Always done on SQLite; on PostgreSQL `mkoba migrate` is the
     /// usual way, so that one release step owns schema changes.
     pub migrate_on_start: bool,
@@ -258,6 +272,10 @@ pub struct SecurityConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Hashes computed at once. Each holds `argon2_memory_kib` of memory, reused from one hash to
+    /// the next, so this bounds the memory PINs and passwords take; more than the cores only
+    /// queues. Callers wait for a free slot.
+    pub argon2_concurrency_max: usize,
     /// Bearer token for the operator's HTTP API. Empty: generated into `<data_dir>/admin-token`.
     pub admin_token: Secret,
     pub pin_length: usize,
@@ -298,6 +316,7 @@ impl Default for Config {
                 request_timeout_ms: 10_000,
                 keep_alive_seconds: 30,
                 connections_max: 10_000,
+                blocking_threads_max: 8,
             },
             database: DatabaseConfig {
                 url: Secret::default(),
@@ -305,6 +324,7 @@ impl Default for Config {
                 connect_timeout_ms: 5_000,
                 busy_timeout_ms: 5_000,
                 statement_timeout_ms: 30_000,
+                sqlite_memory_max_kib: 64 * 1024,
                 migrate_on_start: true,
             },
             ledger: LedgerConfig {
@@ -326,6 +346,7 @@ impl Default for Config {
                 argon2_memory_kib: 19 * 1024,
                 argon2_iterations: 2,
                 argon2_parallelism: 1,
+                argon2_concurrency_max: 2,
                 admin_token: Secret::default(),
                 pin_length: 4,
                 pin_attempts_max: 3,
@@ -348,6 +369,8 @@ impl Default for Config {
                 withdrawal_expiry_seconds: 600,
                 session_ttl_seconds: 300,
                 invalid_input_max: 3,
+                session_batch_max: 256,
+                session_queue_max: 10_000,
                 airtime_merchant: "M001".into(),
             },
             merchant_api: MerchantApiConfig {
@@ -488,6 +511,12 @@ impl Config {
         )?;
         within("server.keep_alive_seconds", s.keep_alive_seconds, 1, 300)?;
         within("server.connections_max", s.connections_max, 16, 100_000)?;
+        within(
+            "server.blocking_threads_max",
+            s.blocking_threads_max,
+            1,
+            512,
+        )?;
         if s.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(format!("server.bind = {:?} is not an address:port", s.bind));
         }
@@ -500,6 +529,12 @@ impl Config {
             60_000,
         )?;
         within("database.busy_timeout_ms", d.busy_timeout_ms, 10, 60_000)?;
+        within(
+            "database.sqlite_memory_max_kib",
+            d.sqlite_memory_max_kib,
+            1024,
+            4 * 1024 * 1024,
+        )?;
         within(
             "database.statement_timeout_ms",
             d.statement_timeout_ms,
@@ -555,6 +590,12 @@ impl Config {
         )?;
         within("security.argon2_iterations", sec.argon2_iterations, 1, 10)?;
         within("security.argon2_parallelism", sec.argon2_parallelism, 1, 8)?;
+        within(
+            "security.argon2_concurrency_max",
+            sec.argon2_concurrency_max,
+            1,
+            64,
+        )?;
         within("security.pin_length", sec.pin_length, 4, 9)?;
         within("security.pin_attempts_max", sec.pin_attempts_max, 1, 10)?;
         if !sec.pepper.is_empty() && sec.pepper.expose().len() < 16 {
@@ -585,6 +626,8 @@ impl Config {
         )?;
         within("ussd.session_ttl_seconds", u.session_ttl_seconds, 60, 3_600)?;
         within("ussd.invalid_input_max", u.invalid_input_max, 1, 10)?;
+        within("ussd.session_batch_max", u.session_batch_max, 1, 10_000)?;
+        within("ussd.session_queue_max", u.session_queue_max, 1, 1_000_000)?;
         within("ussd.ip_allowlist entries", u.ip_allowlist.len(), 0, 256)?;
         for ip in &u.ip_allowlist {
             if ip.parse::<std::net::IpAddr>().is_err() {

@@ -96,8 +96,10 @@ fn serve(config: Config) -> anyhow::Result<u8> {
         && app.config.demo.seed_on_first_start
         && demo::seed(&app)?;
     print_banner(&app, seeded);
+    // The background jobs' runtime; the HTTP workers have their own (`http::serve`).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(app.config.server.blocking_threads_max)
         .build()?;
     runtime.block_on(async {
         app.spawn_sweeper();

@@ -21,18 +21,53 @@ pub enum PinCheck {
     Locked,
 }
 
-/// Checks `pin` for a customer, counting a wrong one. Runs on a blocking thread.
+/// What is needed to check a PIN once an attempt is reserved.
+struct Reserved {
+    hash: String,
+    msisdn: String,
+    language: String,
+}
+
+/// Checks `pin` for a customer, counting a wrong one. The hash waits for a free argon2 slot
+/// without holding a thread or a database connection (a PIN check takes tens of milliseconds,
+/// and holding a pooled connection through it starved every other request under load).
 pub async fn verify(
     app: &std::sync::Arc<App>,
     customer_id: i64,
     pin: String,
 ) -> Result<PinCheck, StoreError> {
-    let app = std::sync::Arc::clone(app);
-    crate::store::blocking(move || verify_blocking(&app, customer_id, &pin)).await
+    let a = std::sync::Arc::clone(app);
+    let reserved = crate::store::blocking(move || reserve(&a, customer_id)).await?;
+    let Some(reserved) = reserved else {
+        return Ok(PinCheck::Locked);
+    };
+    let valid = app
+        .hasher
+        .verify_async(pin, reserved.hash.clone())
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("stored PIN hash: {e}")))?;
+    let a = std::sync::Arc::clone(app);
+    crate::store::blocking(move || record(&a, customer_id, valid, &reserved)).await
 }
 
+/// [`verify`] on the calling thread, for callers that are not async.
 pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinCheck, StoreError> {
+    let Some(reserved) = reserve(app, customer_id)? else {
+        return Ok(PinCheck::Locked);
+    };
+    let valid = app
+        .hasher
+        .verify(pin, &reserved.hash)
+        .map_err(|e| StoreError::Corrupt(format!("stored PIN hash: {e}")))?;
+    record(app, customer_id, valid, &reserved)
+}
+
+/// Counts an attempt before the PIN is checked; `None` if the wallet is locked, has no PIN, or
+/// has no attempt left.
+fn reserve(app: &App, customer_id: i64) -> Result<Option<Reserved>, StoreError> {
     let mut conn = checkout(&app.pool)?;
+    // `get_result` on the key rather than `first`: SQLite re-prepares a statement with a bound
+    // `LIMIT ?` on every execution.
     let found: Option<(Option<String>, bool, String, String)> =
         with_conn!(&mut *conn, |c| customers::table
             .find(customer_id)
@@ -42,11 +77,11 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
                 customers::msisdn,
                 customers::language
             ))
-            .first(c)
+            .get_result(c)
             .optional())?;
     let Some((Some(hash), false, msisdn, language)) = found else {
         // No such customer, no PIN set, or already locked: nothing to check against.
-        return Ok(PinCheck::Locked);
+        return Ok(None);
     };
     let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
     // The attempt is counted before the PIN is checked, in one conditional statement: however
@@ -60,13 +95,23 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
     )
     .set(customers::pin_failures.eq(customers::pin_failures + 1))
     .execute(c))?;
-    if reserved == 0 {
-        return Ok(PinCheck::Locked);
-    }
-    let valid = app
-        .hasher
-        .verify(pin, &hash)
-        .map_err(|e| StoreError::Corrupt(format!("stored PIN hash: {e}")))?;
+    Ok((reserved == 1).then_some(Reserved {
+        hash,
+        msisdn,
+        language,
+    }))
+}
+
+/// After the check: a right PIN clears the count; a wrong one leaves it counted and, at the
+/// limit, locks the wallet and tells the customer once.
+fn record(
+    app: &App,
+    customer_id: i64,
+    valid: bool,
+    reserved: &Reserved,
+) -> Result<PinCheck, StoreError> {
+    let mut conn = checkout(&app.pool)?;
+    let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
     if valid {
         with_conn!(&mut *conn, |c| diesel::update(
             customers::table
@@ -80,7 +125,7 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
     let failures: i32 = with_conn!(&mut *conn, |c| customers::table
         .find(customer_id)
         .select(customers::pin_failures)
-        .first(c))?;
+        .get_result(c))?;
     if failures >= max {
         // Whoever sets the lock tells the customer, once.
         let locked_now = with_conn!(&mut *conn, |c| diesel::update(
@@ -91,11 +136,12 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
         .set(customers::pin_locked.eq(true))
         .execute(c))?;
         if locked_now == 1 {
-            let language = Language::from_code(&language).unwrap_or(app.notify.default_language);
+            let language =
+                Language::from_code(&reserved.language).unwrap_or(app.notify.default_language);
             outbox::enqueue(
                 &mut conn,
                 &app.notify,
-                &msisdn,
+                &reserved.msisdn,
                 &Message::PinLocked,
                 language,
                 app.clock.now(),

@@ -81,6 +81,7 @@ pub fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<Server> {
             .configure(routes.clone())
     })
     .workers(server_config.workers)
+    .worker_max_blocking_threads(server_config.blocking_threads_max)
     .max_connections(server_config.connections_max)
     .keep_alive(Duration::from_secs(server_config.keep_alive_seconds))
     .client_request_timeout(Duration::from_millis(server_config.request_timeout_ms))

@@ -19,7 +19,7 @@ use mkoba_ussd::engine::{self, EngineConfig, Event, Output, Profile, SessionStat
 use crate::app::App;
 use crate::phone::Msisdn;
 use crate::sms::provider::twilio::constant_time_eq;
-use crate::store::{blocking, checkout, parties, StoreError};
+use crate::store::{blocking, checkout, StoreError};
 use effects::Caller;
 use session::SessionRow;
 
@@ -114,9 +114,7 @@ async fn africastalking_events(
         .find(|(k, _)| k == "sessionId")
         .filter(|(_, v)| v.len() <= 80)
     {
-        let key = format!("africastalking:{id}");
-        let pool = app.pool.clone();
-        let _ = blocking(move || session::delete(&mut *checkout(&pool)?, &key)).await;
+        let _ = app.sessions.delete(format!("africastalking:{id}")).await;
     }
     HttpResponse::Ok().finish()
 }
@@ -159,19 +157,29 @@ async fn answer(
     let key = format!("{}:{}", dialect.name(), request.session_id);
     let now = app.clock.now().0;
     if request.released {
-        let (pool, key) = (app.pool.clone(), key.clone());
-        blocking(move || session::delete(&mut *checkout(&pool)?, &key)).await?;
+        app.sessions.delete(key).await?;
         return Ok(UssdResponse {
             text: String::new(),
             end: true,
         });
     }
-    let (pool, lookup) = (app.pool.clone(), key.clone());
-    let stored = blocking(move || session::load(&mut *checkout(&pool)?, &lookup, now)).await?;
-    // A session belongs to the number that opened it.
-    let stored = stored.filter(|s| s.msisdn == msisdn.as_str());
-    let (mut turn, hops) = match stored {
-        Some(row) if !request.is_new => {
+    // One trip to the blocking pool: the stored session, and the caller's profile if the hop
+    // starts a session.
+    let (pool, lookup, number) = (app.pool.clone(), key.clone(), msisdn.as_str().to_owned());
+    let (is_new, default_language) = (request.is_new, app.ussd_engine.default_language);
+    let (stored, profile) = blocking(move || {
+        let mut conn = checkout(&pool)?;
+        // A session belongs to the number that opened it.
+        let stored = session::load(&mut conn, &lookup, now)?.filter(|s| s.msisdn == number);
+        let profile = match &stored {
+            Some(_) if !is_new => None,
+            _ => Some(load_profile(&mut conn, &number, default_language)?),
+        };
+        Ok((stored, profile))
+    })
+    .await?;
+    let (mut turn, hops) = match (stored, profile) {
+        (Some(row), None) => {
             let previous = Some(row.last_path.as_str());
             if request.repeats(previous) {
                 return Ok(UssdResponse {
@@ -189,10 +197,10 @@ async fn answer(
                 row.hops,
             )
         }
-        _ => (
-            engine::start(&key, &profile(app, &msisdn).await?, &app.ussd_engine),
-            0,
-        ),
+        (_, profile) => {
+            let profile = profile.unwrap_or(Profile::Unregistered);
+            (engine::start(&key, &profile, &app.ussd_engine), 0)
+        }
     };
     let caller = Caller {
         msisdn: msisdn.clone(),
@@ -235,28 +243,38 @@ async fn answer(
     };
     // Ended sessions are kept until they expire, so a gateway repeating the last hop gets the
     // same answer instead of a fresh menu.
-    let pool = app.pool.clone();
-    blocking(move || session::save(&mut *checkout(&pool)?, &row)).await?;
+    app.sessions.save(row).await?;
     Ok(UssdResponse { text, end })
 }
 
-async fn profile(app: &Arc<App>, msisdn: &Msisdn) -> Result<Profile, StoreError> {
-    let (pool, number) = (app.pool.clone(), msisdn.as_str().to_owned());
-    let default_language = app.ussd_engine.default_language;
-    blocking(move || {
-        let mut conn = checkout(&pool)?;
-        let Some(customer) = parties::customer_profile(&mut conn, &number)? else {
-            return Ok(Profile::Unregistered);
-        };
-        let (pin_locked, must_change_pin) = parties::pin_flags(&mut conn, customer.id)?;
-        Ok(Profile::Registered {
-            name: customer.name,
-            language: Language::from_code(&customer.language).unwrap_or(default_language),
+fn load_profile(
+    conn: &mut crate::store::AnyConnection,
+    number: &str,
+    default_language: Language,
+) -> Result<Profile, StoreError> {
+    use crate::store::schema::customers;
+    use diesel::prelude::*;
+    // One statement for what `parties::customer_profile` and `parties::pin_flags` read in two,
+    // on the unique number (`get_result`: `first`'s bound LIMIT re-prepares on SQLite).
+    let row: Option<(String, String, bool, bool)> = crate::with_conn!(conn, |c| customers::table
+        .filter(customers::msisdn.eq(number))
+        .select((
+            customers::name,
+            customers::language,
+            customers::pin_locked,
+            customers::pin_must_change,
+        ))
+        .get_result(c)
+        .optional())?;
+    Ok(match row {
+        None => Profile::Unregistered,
+        Some((name, language, pin_locked, must_change_pin)) => Profile::Registered {
+            name,
+            language: Language::from_code(&language).unwrap_or(default_language),
             pin_locked,
             must_change_pin,
-        })
+        },
     })
-    .await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,8 +8,11 @@
 //! target/release/mkoba-bench sms --url sqlite:///tmp/bench-sms.db --messages 50000
 
 mod ledger;
+mod rss;
 mod scale;
+mod served;
 mod sms;
+mod ussd;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,11 @@ enum Mode {
     Scale(scale::ScaleArgs),
     /// Outbox messages dispatched per second to a local stub provider.
     Sms(sms::SmsArgs),
+    /// USSD menu hops (open loop) and PIN payments against the real `mkoba serve` over loopback,
+    /// next to a bare argon2id verify loop.
+    Ussd(ussd::UssdArgs),
+    /// The server's peak RSS with a million bulk-loaded customers under mixed traffic.
+    Rss(rss::RssArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +43,7 @@ fn main() -> anyhow::Result<()> {
         Mode::Ledger(args) => ledger::run(args),
         Mode::Scale(args) => scale::run(args),
         Mode::Sms(args) => sms::run(args),
+        Mode::Ussd(args) => ussd::run(args),
+        Mode::Rss(args) => rss::run(args),
     }
 }
