@@ -135,3 +135,40 @@ fn database_url_precedence_does_not_depend_on_environment_order() {
         "no password, nothing to hide"
     );
 }
+
+#[test]
+fn the_new_performance_limits_are_checked_and_sqlite_gets_its_memory_limit() {
+    for (key, value) in [
+        ("MKOBA_SERVER__BLOCKING_THREADS_MAX", "0"),
+        ("MKOBA_SERVER__BLOCKING_THREADS_MAX", "513"),
+        ("MKOBA_SECURITY__ARGON2_CONCURRENCY_MAX", "0"),
+        ("MKOBA_SECURITY__ARGON2_CONCURRENCY_MAX", "65"),
+        ("MKOBA_USSD__SESSION_BATCH_MAX", "0"),
+        ("MKOBA_USSD__SESSION_QUEUE_MAX", "1000001"),
+        ("MKOBA_DATABASE__SQLITE_MEMORY_MAX_KIB", "512"),
+    ] {
+        let err = Config::load(None, env(&[(key, value)])).unwrap_err();
+        assert!(err.contains("outside"), "{key}={value}: {err}");
+    }
+    // The soft heap limit is process-wide: App::start sets it from the configuration.
+    let env = crate::support::TestEnv::start(mkoba::store::Backend::Sqlite);
+    let limit = match &mut *env.conn() {
+        mkoba::store::AnyConnection::Sqlite(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct Limit {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                soft_heap_limit: i64,
+            }
+            use diesel::RunQueryDsl;
+            diesel::sql_query("PRAGMA soft_heap_limit")
+                .get_result::<Limit>(c)
+                .unwrap()
+                .soft_heap_limit
+        }
+        mkoba::store::AnyConnection::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(
+        limit,
+        i64::from(env.app.config.database.sqlite_memory_max_kib) * 1024
+    );
+}
