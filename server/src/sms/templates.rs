@@ -344,6 +344,29 @@ impl Message {
     }
 }
 
+/// `template` with each `{name}` of `values` replaced, in one pass (every confirmation SMS is
+/// rendered inside the ledger batch that creates it). Unknown `{…}` stay as they are.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let (before, from_brace) = rest.split_at(open);
+        out.push_str(before);
+        match values.iter().find(|(key, _)| from_brace.starts_with(key)) {
+            Some((key, value)) => {
+                out.push_str(value);
+                rest = from_brace.get(key.len()..).unwrap_or("");
+            }
+            None => {
+                out.push('{');
+                rest = from_brace.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,27 +527,4 @@ mod tests {
             "{sw}"
         );
     }
-}
-
-/// `template` with each `{name}` of `values` replaced, in one pass (every confirmation SMS is
-/// rendered inside the ledger batch that creates it). Unknown `{…}` stay as they are.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let (before, from_brace) = rest.split_at(open);
-        out.push_str(before);
-        match values.iter().find(|(key, _)| from_brace.starts_with(key)) {
-            Some((key, value)) => {
-                out.push_str(value);
-                rest = from_brace.get(key.len()..).unwrap_or("");
-            }
-            None => {
-                out.push('{');
-                rest = from_brace.get(1..).unwrap_or("");
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
