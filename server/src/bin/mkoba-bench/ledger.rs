@@ -85,32 +85,20 @@ pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(rank).copied().unwrap_or(0)) / 1_000.0
 }
 
+/// A fresh `mkoba_bench` database (or SQLite file), and on PostgreSQL the server's base URL for
+/// pgbench's own database.
 pub fn prepare_database(url: &str) -> anyhow::Result<(String, Option<String>)> {
-    match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
-        DatabaseUrl::Sqlite(path) => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            Ok((url.to_owned(), None))
-        }
-        DatabaseUrl::Postgres(admin) => {
-            let base = admin
+    let fresh = crate::served::prepare_database(url, "mkoba_bench")?;
+    let base = match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
+        DatabaseUrl::Sqlite(_) => None,
+        DatabaseUrl::Postgres(admin) => Some(
+            admin
                 .rsplit_once('/')
                 .map_or(admin.as_str(), |(b, _)| b)
-                .to_owned();
-            let psql = |sql: &str| {
-                std::process::Command::new("psql")
-                    .args([admin.as_str(), "-qc", sql])
-                    .status()
-            };
-            psql("DROP DATABASE IF EXISTS mkoba_bench WITH (FORCE)")?;
-            anyhow::ensure!(
-                psql("CREATE DATABASE mkoba_bench")?.success(),
-                "could not create mkoba_bench"
-            );
-            Ok((format!("{base}/mkoba_bench"), Some(base)))
-        }
-    }
+                .to_owned(),
+        ),
+    };
+    Ok((fresh, base))
 }
 
 fn pgbench(base: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {

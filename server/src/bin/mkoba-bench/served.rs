@@ -40,8 +40,8 @@ pub fn msisdn(index: usize) -> String {
     format!("{PREFIX}{index:07}")
 }
 
-/// Like `ledger::prepare_database`, with a database name of the mode's own so that two benches
-/// on one PostgreSQL server do not drop each other's database.
+/// A fresh SQLite file, or a fresh PostgreSQL database beside the URL's, named by the mode so
+/// that two benches on one PostgreSQL server do not drop each other's database.
 pub fn prepare_database(url: &str, name: &str) -> anyhow::Result<String> {
     match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
         DatabaseUrl::Sqlite(path) => {

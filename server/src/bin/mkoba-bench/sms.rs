@@ -24,7 +24,7 @@ use mkoba::sms::outbox;
 use mkoba::store::parties::{self, AgentRole, NewAgent};
 use mkoba::store::schema::sms_outbox;
 use mkoba::store::writer::{Clock, SystemClock};
-use mkoba::store::{checkout, reconcile, DatabaseUrl};
+use mkoba::store::{checkout, reconcile};
 use mkoba_ledger::{AccountId, Command, Currency, Money, Outcome, Tier, TxnKind, TxnRequest};
 use serde::Serialize;
 
@@ -248,36 +248,6 @@ fn start_stub(
     let handle = server.handle();
     runtime.spawn(server);
     Ok((base, handle))
-}
-
-fn prepare_database(url: &str) -> anyhow::Result<String> {
-    match DatabaseUrl::parse(url).map_err(anyhow::Error::msg)? {
-        DatabaseUrl::Sqlite(path) => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            Ok(url.to_owned())
-        }
-        DatabaseUrl::Postgres(admin) => {
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_owned();
-            let psql = |sql: &str| {
-                std::process::Command::new("psql")
-                    .args([admin.as_str(), "-qc", sql])
-                    .status()
-            };
-            psql(&format!(
-                "DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"
-            ))?;
-            anyhow::ensure!(
-                psql(&format!("CREATE DATABASE {PG_DATABASE}"))?.success(),
-                "could not create {PG_DATABASE}"
-            );
-            Ok(format!("{base}/{PG_DATABASE}"))
-        }
-    }
 }
 
 fn load_average() -> String {
@@ -511,7 +481,7 @@ fn verify(rows: &[Row], stub: &Stub) -> (Vec<i64>, usize) {
 }
 
 pub fn run(args: SmsArgs) -> anyhow::Result<()> {
-    let url = prepare_database(&args.url)?;
+    let url = crate::served::prepare_database(&args.url, PG_DATABASE)?;
     let data = super::ledger::tempfile_dir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
