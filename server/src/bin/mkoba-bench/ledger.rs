@@ -179,18 +179,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     eprintln!("setting up {} wallets…", args.wallets);
     let mut conn = checkout(&app.pool)?;
     let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
-    let agent = parties::create_agent(
-        &mut conn,
-        &NewAgent {
-            code: "BENCH",
-            name: "Bench Agent",
-            role: AgentRole::Agent,
-            parent_agent_id: None,
-            msisdn: "+254711000000",
-            currency: Currency::KES,
-            password_hash: "-",
-        },
-    )?;
+    let agent = bench_agent(&mut conn, "BENCH")?;
     let merchant = parties::create_merchant(&mut conn, "BENCHM", "Bench Merchant", Currency::KES)?;
     let wallets = parties::bulk_customers(
         &mut conn,
@@ -373,6 +362,25 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         report.mismatches
     );
     Ok(figures)
+}
+
+/// The agent whose float funds a bench's wallets (KES, no portal password).
+pub fn bench_agent(
+    conn: &mut mkoba::store::AnyConnection,
+    code: &str,
+) -> anyhow::Result<parties::CreatedAgent> {
+    Ok(parties::create_agent(
+        conn,
+        &NewAgent {
+            code,
+            name: "Bench Agent",
+            role: AgentRole::Agent,
+            parent_agent_id: None,
+            msisdn: "+254711000000",
+            currency: Currency::KES,
+            password_hash: "-",
+        },
+    )?)
 }
 
 /// Prints one line per run under one header.

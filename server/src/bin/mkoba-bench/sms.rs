@@ -21,7 +21,7 @@ use mkoba::app::App;
 use mkoba::config::{Config, Secret};
 use mkoba::sms::dispatcher::Dispatcher;
 use mkoba::sms::outbox;
-use mkoba::store::parties::{self, AgentRole, NewAgent};
+use mkoba::store::parties;
 use mkoba::store::schema::sms_outbox;
 use mkoba::store::writer::{Clock, SystemClock};
 use mkoba::store::{checkout, reconcile};
@@ -365,18 +365,7 @@ fn fill(
 ) -> anyhow::Result<(u64, u64)> {
     let mut conn = checkout(&app.pool)?;
     let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
-    let agent = parties::create_agent(
-        &mut conn,
-        &NewAgent {
-            code: "BENCHSMS",
-            name: "Bench Agent",
-            role: AgentRole::Agent,
-            parent_agent_id: None,
-            msisdn: "+254711000000",
-            currency: Currency::KES,
-            password_hash: "-",
-        },
-    )?;
+    let agent = crate::ledger::bench_agent(&mut conn, "BENCHSMS")?;
     let wallet_count = (target / 10).clamp(2, 5_000);
     let wallets = Arc::new(parties::bulk_customers(
         &mut conn,
