@@ -38,6 +38,7 @@ fn postgres_many_writers_keep_every_invariant() {
         url: env.db.url.clone(),
         busy_timeout_ms: 5_000,
         statement_timeout_ms: 60_000,
+        sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
     };
     // Each writer thread credits fees to its own fee revenue shard, as `mkoba` does with more
     // than one writer thread; thread i of every process shares shard i.

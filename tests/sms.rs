@@ -620,6 +620,7 @@ fn a_killed_dispatcher_loses_nothing() {
         url: mkoba::store::DatabaseUrl::Sqlite(db.clone()),
         busy_timeout_ms: 5_000,
         statement_timeout_ms: 30_000,
+        sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
     };
     let cfg = mkoba::sms::notify::NotifyConfig {
         low_float_minor: 0,

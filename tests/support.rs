@@ -95,6 +95,7 @@ fn pg_template() -> &'static str {
                 url: DatabaseUrl::Postgres(pg_url_for(&building)),
                 busy_timeout_ms: 5_000,
                 statement_timeout_ms: 60_000,
+                sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
             };
             options.migrate().expect("migrate template database");
             // Another test process may have finished first; either template is good.
@@ -157,6 +158,7 @@ impl TestDb {
             url: self.url.clone(),
             busy_timeout_ms: 5_000,
             statement_timeout_ms: 60_000,
+            sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
         }
         .connect()
         .expect("connect to test database")

@@ -58,6 +58,7 @@ impl App {
             url: url.clone(),
             busy_timeout_ms: config.database.busy_timeout_ms,
             statement_timeout_ms: config.database.statement_timeout_ms,
+            sqlite_mmap_kib: config.database.sqlite_mmap_kib,
         };
         if url.backend() == Backend::Sqlite || config.database.migrate_on_start {
             let applied = options.migrate().context("applying migrations")?;
@@ -133,6 +134,7 @@ impl App {
             reconnect_backoff_ms: config.ledger.reconnect_backoff_ms,
             checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
         };
+        let session_options = options.clone();
         let (writer, threads) = LedgerWriter::start(
             options,
             Arc::clone(&ledger),
@@ -162,6 +164,7 @@ impl App {
         )?;
         let sessions = crate::ussd::session::SessionWriter::start(
             pool.clone(),
+            session_options,
             config.ussd.session_batch_max,
             config.ussd.session_queue_max,
         )

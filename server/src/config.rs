@@ -237,6 +237,10 @@ pub struct DatabaseConfig {
     /// to 64 MiB on its own, and with a million customers touched at random they do; past this
     /// limit SQLite reuses its least recently used pages instead of allocating.
     pub sqlite_memory_max_kib: u32,
+    /// SQLite: how much of the database file each connection reads through a memory map
+    /// (`PRAGMA mmap_size`) instead of its page cache. Mapped pages count in the process's RSS
+    /// as long as the kernel keeps them; 0 sends every read through the bounded page cache.
+    pub sqlite_mmap_kib: u32,
     /// Apply migrations at start. Always done on SQLite; on PostgreSQL `mkoba migrate` is the
     /// usual way, so that one release step owns schema changes.
     pub migrate_on_start: bool,
@@ -325,6 +329,7 @@ impl Default for Config {
                 busy_timeout_ms: 5_000,
                 statement_timeout_ms: 30_000,
                 sqlite_memory_max_kib: 64 * 1024,
+                sqlite_mmap_kib: crate::store::db::SQLITE_MMAP_KIB_DEFAULT,
                 migrate_on_start: true,
             },
             ledger: LedgerConfig {
@@ -529,6 +534,12 @@ impl Config {
             60_000,
         )?;
         within("database.busy_timeout_ms", d.busy_timeout_ms, 10, 60_000)?;
+        within(
+            "database.sqlite_mmap_kib",
+            d.sqlite_mmap_kib,
+            0,
+            4 * 1024 * 1024,
+        )?;
         within(
             "database.sqlite_memory_max_kib",
             d.sqlite_memory_max_kib,

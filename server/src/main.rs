@@ -72,6 +72,7 @@ fn run(command: Commands, config: Config) -> anyhow::Result<u8> {
                 url: url.clone(),
                 busy_timeout_ms: config.database.busy_timeout_ms,
                 statement_timeout_ms: config.database.statement_timeout_ms,
+                sqlite_mmap_kib: config.database.sqlite_mmap_kib,
             };
             let applied = options.migrate()?;
             println!("{}: {} migration(s) applied", url.redacted(), applied.len());
@@ -91,7 +92,7 @@ fn run(command: Commands, config: Config) -> anyhow::Result<u8> {
 fn serve(config: Config) -> anyhow::Result<u8> {
     let listener = TcpListener::bind(&config.server.bind)
         .with_context(|| format!("binding {}", config.server.bind))?;
-    let (app, _threads) = App::start(config, Arc::new(SystemClock))?;
+    let (app, threads) = App::start(config, Arc::new(SystemClock))?;
     let seeded = app.backend() == Backend::Sqlite
         && app.config.demo.seed_on_first_start
         && demo::seed(&app)?;
@@ -101,14 +102,20 @@ fn serve(config: Config) -> anyhow::Result<u8> {
         .enable_all()
         .max_blocking_threads(app.config.server.blocking_threads_max)
         .build()?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         app.spawn_sweeper();
         app.spawn_dispatcher();
         mkoba::merchant::webhooks::spawn(&app);
         mkoba::merchant::jobs::spawn(&app);
         mkoba::gsma::spawn(&app);
         http::serve(Arc::clone(&app), listener)?.await
-    })?;
+    });
+    // Stop the background jobs, then the writer threads, before the process exits (see
+    // `WriterThreads::join_within`); the writer finishes the batch it holds.
+    drop(runtime);
+    drop(app);
+    threads.join_within(std::time::Duration::from_secs(10));
+    served?;
     Ok(0)
 }
 

@@ -74,6 +74,7 @@ pub fn verify(path: &Path) -> anyhow::Result<mkoba_ledger::reconcile::Report> {
         url: DatabaseUrl::Sqlite(path.to_path_buf()),
         busy_timeout_ms: 5_000,
         statement_timeout_ms: 60_000,
+        sqlite_mmap_kib: crate::store::db::SQLITE_MMAP_KIB_DEFAULT,
     };
     let mut conn = options.connect()?;
     if !db::migrations_current(&mut conn)? {

@@ -427,6 +427,7 @@ fn main() -> anyhow::Result<()> {
         url: DatabaseUrl::Postgres(db_url.clone()),
         busy_timeout_ms: 5_000,
         statement_timeout_ms: 60_000,
+        sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
     };
     let world = {
         let mut conn = options.connect()?;

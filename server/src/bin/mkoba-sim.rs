@@ -292,6 +292,7 @@ impl Sim {
             // Short, so that a held write lock fails a SQLite batch at once.
             busy_timeout_ms: 20,
             statement_timeout_ms: 30_000,
+            sqlite_mmap_kib: mkoba::store::db::SQLITE_MMAP_KIB_DEFAULT,
         };
         options
             .migrate()

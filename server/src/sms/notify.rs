@@ -246,9 +246,48 @@ pub fn enqueue_confirmations(
     Ok(rows.len())
 }
 
-/// Inserts `rows` with one prepared statement whatever their number (see `store::bulk`).
+/// Inserts `rows` with statements prepared once per connection whatever their number: on
+/// PostgreSQL one statement with every column bound as an array (one round trip), on SQLite
+/// fixed-size chunks (see `store::bulk`).
 pub fn insert_outbox(conn: &mut AnyConnection, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let AnyConnection::Postgres(c) = conn {
+        return insert_outbox_pg(c, rows);
+    }
     crate::insert_rows!(conn, sms_outbox::table, rows);
+    Ok(())
+}
+
+fn insert_outbox_pg(c: &mut diesel::PgConnection, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
+    let text = |f: fn(&NewOutboxRow) -> &str| -> Vec<&str> { rows.iter().map(f).collect() };
+    let int = |f: fn(&NewOutboxRow) -> i64| -> Vec<i64> { rows.iter().map(f).collect() };
+    let inserted = diesel::sql_query(
+        "INSERT INTO sms_outbox (recipient, body, template, language, transaction_id, \
+           promotional, status, next_attempt_at, deadline_at, segments, created_at) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+           $6::boolean[], $7::text[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[])",
+    )
+    .bind::<Array<Text>, _>(text(|r| &r.recipient))
+    .bind::<Array<Text>, _>(text(|r| &r.body))
+    .bind::<Array<Text>, _>(text(|r| &r.template))
+    .bind::<Array<Text>, _>(text(|r| &r.language))
+    .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.transaction_id).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(rows.iter().map(|r| r.promotional).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(text(|r| &r.status))
+    .bind::<Array<BigInt>, _>(int(|r| r.next_attempt_at))
+    .bind::<Array<BigInt>, _>(int(|r| r.deadline_at))
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.segments).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(int(|r| r.created_at))
+    .execute(c)?;
+    if inserted != rows.len() {
+        return Err(StoreError::Conflict(format!(
+            "{inserted} of {} outbox rows inserted",
+            rows.len()
+        )));
+    }
     Ok(())
 }
 

@@ -12,38 +12,40 @@ use diesel::sql_types::BigInt;
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl};
 
-/// Rows per multi-row INSERT. Full chunks are fixed-size arrays, which diesel identifies by type
-/// and so keeps prepared; the remainder goes one cached single-row statement at a time.
-pub const INSERT_CHUNK: usize = 64;
-
-/// Inserts a slice of rows into a table in fixed-size chunks, then the remainder row by row:
-/// every statement it runs is prepared once per connection. The rows' `Insertable` derive needs
-/// `treat_none_as_default_value = false`, or SQLite would get one INSERT per row anyway.
+/// Inserts a slice of rows in fixed-size array chunks: 64 rows while they last, then the
+/// remainder in halving chunks (32, 16, …, 1). diesel identifies a fixed-size array by its type
+/// and so keeps each of these seven statements prepared; `n` rows take at most `n / 64 + 6` of
+/// them (before: the remainder went one row per statement, 20 statements for a typical batch).
+/// The rows' `Insertable` derive needs `treat_none_as_default_value = false`, or SQLite would get
+/// one INSERT per row anyway.
 #[macro_export]
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let rows = $rows;
-        let mut chunks = rows.chunks_exact($crate::store::bulk::INSERT_CHUNK);
+        let mut rest: &[_] = rows;
         let mut inserted: usize = 0;
-        for chunk in &mut chunks {
-            if let Ok(array) = <&[_; $crate::store::bulk::INSERT_CHUNK]>::try_from(chunk) {
-                inserted += $crate::with_conn!(&mut *$conn, |c| diesel::insert_into($table)
-                    .values(array)
-                    .execute(c))?;
-            }
-        }
-        for row in chunks.remainder() {
-            inserted += $crate::with_conn!(&mut *$conn, |c| diesel::insert_into($table)
-                .values(row)
-                .execute(c))?;
-        }
-        if inserted != rows.len() {
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 64);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 32);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 16);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 8);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 4);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 2);
+        $crate::insert_rows!(@chunks $conn, $table, rest, inserted, 1);
+        if inserted != rows.len() || !rest.is_empty() {
             return Err($crate::store::StoreError::Conflict(format!(
                 "{inserted} of {} rows inserted",
                 rows.len()
             )));
         }
     }};
+    (@chunks $conn:expr, $table:expr, $rest:ident, $inserted:ident, $size:literal) => {
+        while let Some((chunk, tail)) = $rest.split_first_chunk::<$size>() {
+            $inserted += $crate::with_conn!(&mut *$conn, |c| diesel::insert_into($table)
+                .values(chunk)
+                .execute(c))?;
+            $rest = tail;
+        }
+    };
 }
 
 /// SQLite: one account's new state, written only if its balance is still the one the batch read.

@@ -98,7 +98,12 @@ pub struct ConnectionOptions {
     pub url: DatabaseUrl,
     pub busy_timeout_ms: u32,
     pub statement_timeout_ms: u32,
+    /// SQLite's `mmap_size`, in KiB (`database.sqlite_mmap_kib`).
+    pub sqlite_mmap_kib: u32,
 }
+
+/// The memory map each SQLite connection starts with unless configured otherwise.
+pub const SQLITE_MMAP_KIB_DEFAULT: u32 = 256 * 1024;
 
 impl ConnectionOptions {
     pub fn connect(&self) -> Result<AnyConnection, StoreError> {
@@ -123,9 +128,10 @@ impl ConnectionOptions {
                 // (the default 8 MiB cache made the writer re-read pages; see mkoba-bench).
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456; \
+                     PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = {}; \
                      PRAGMA temp_store = MEMORY;",
-                    self.busy_timeout_ms
+                    self.busy_timeout_ms,
+                    u64::from(self.sqlite_mmap_kib) * 1024
                 ))?;
                 Ok(AnyConnection::Sqlite(conn))
             }

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bulk;
 pub mod db;
+pub mod intake;
 pub mod parties;
 pub mod reads;
 pub mod reconcile;

@@ -6,7 +6,7 @@
 //! If a batch fails as a whole (a lost connection, a key used by another process at the same
 //! moment), its commands are retried one per transaction, so one bad neighbour cannot sink them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::batch::{run_batch_as, LedgerContext};
 use crate::store::db::{AnyConnection, ConnectionOptions};
+use crate::store::intake::{claims_of, Claim, Claims, Intake};
 use crate::store::{now_micros, StoreError};
 
 /// Where "now" comes from; tests replace it to reach expiry and reversal windows.
@@ -71,12 +72,22 @@ struct Job {
     /// Whether an accepted command confirms to its parties by SMS.
     notify: bool,
     reply: oneshot::Sender<Reply>,
+    /// What the command's batch will hold; empty with one writer thread (nothing to schedule).
+    claims: Vec<Claim>,
+}
+
+impl Claims for Job {
+    fn claims(&self) -> &[Claim] {
+        &self.claims
+    }
 }
 
 #[derive(Clone)]
 pub struct LedgerWriter {
     queue: mpsc::Sender<Job>,
     reply_timeout: Duration,
+    /// Several writer threads: jobs carry their claims so that threads avoid each other's rows.
+    scheduled: bool,
 }
 
 pub struct WriterThreads(Vec<JoinHandle<()>>);
@@ -90,6 +101,30 @@ impl WriterThreads {
             }
         }
     }
+
+    /// [`join`](Self::join), giving up after `limit` (a `LedgerWriter` handle still alive
+    /// somewhere). Returns whether every thread finished.
+    ///
+    /// Why a process joins its writer threads before it exits: a thread still closing its
+    /// PostgreSQL connection while `exit` runs OpenSSL's clean-up frees the same TLS state twice
+    /// (seen once as "double free or corruption" at the end of a two-writer benchmark).
+    pub fn join_within(self, limit: Duration) -> bool {
+        let (done, finished) = std::sync::mpsc::channel();
+        let joiner = std::thread::Builder::new()
+            .name("ledger-writer-join".into())
+            .spawn(move || {
+                self.join();
+                let _ = done.send(());
+            });
+        if joiner.is_err() {
+            return false;
+        }
+        let joined = finished.recv_timeout(limit).is_ok();
+        if !joined {
+            tracing::warn!("ledger writer threads still running at exit");
+        }
+        joined
+    }
 }
 
 impl LedgerWriter {
@@ -100,7 +135,7 @@ impl LedgerWriter {
         config: WriterConfig,
     ) -> Result<(LedgerWriter, WriterThreads), StoreError> {
         let (queue, receiver) = mpsc::channel::<Job>(config.queue_max);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let intake = Arc::new(Intake::new(receiver, config.threads, config.queue_max));
         let mut handles = Vec::with_capacity(config.threads);
         for index in 0..config.threads {
             let worker = Worker {
@@ -108,7 +143,7 @@ impl LedgerWriter {
                 options: options.clone(),
                 ctx: Arc::clone(&ctx),
                 clock: Arc::clone(&clock),
-                receiver: Arc::clone(&receiver),
+                intake: Arc::clone(&intake),
                 config,
                 conn: None,
             };
@@ -142,6 +177,7 @@ impl LedgerWriter {
         let writer = LedgerWriter {
             queue,
             reply_timeout: Duration::from_millis(config.reply_timeout_ms),
+            scheduled: config.threads > 1,
         };
         Ok((writer, WriterThreads(handles)))
     }
@@ -154,11 +190,13 @@ impl LedgerWriter {
     /// allowance are summarised daily instead, for instance).
     pub async fn submit_with(&self, command: Command, notify: bool) -> Reply {
         let (reply, answer) = oneshot::channel();
+        let claims = self.claims_of(&command);
         self.queue
             .try_send(Job {
                 command,
                 notify,
                 reply,
+                claims,
             })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::WriterBusy,
@@ -174,16 +212,26 @@ impl LedgerWriter {
     /// For callers outside the async runtime (the admin CLI, tests, benchmarks' setup).
     pub fn submit_blocking(&self, command: Command) -> Reply {
         let (reply, answer) = oneshot::channel();
+        let claims = self.claims_of(&command);
         self.queue
             .blocking_send(Job {
                 command,
                 notify: true,
                 reply,
+                claims,
             })
             .map_err(|_| StoreError::WriterStopped)?;
         answer
             .blocking_recv()
             .map_err(|_| StoreError::WriterStopped)?
+    }
+
+    fn claims_of(&self, command: &Command) -> Vec<Claim> {
+        if self.scheduled {
+            claims_of(command)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -193,34 +241,17 @@ struct Worker {
     options: ConnectionOptions,
     ctx: Arc<LedgerContext>,
     clock: Arc<dyn Clock>,
-    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    intake: Arc<Intake<Job>>,
     config: WriterConfig,
     conn: Option<AnyConnection>,
 }
 
 impl Worker {
     fn run(mut self) {
-        while let Some(jobs) = self.next_batch() {
+        while let Some(jobs) = self.intake.next_batch(self.index, self.config.batch_max) {
             self.process(jobs);
+            self.intake.batch_done(self.index);
         }
-    }
-
-    /// Blocks for the first job, then takes whatever else is already waiting, up to the limit.
-    fn next_batch(&self) -> Option<Vec<Job>> {
-        let mut receiver = self
-            .receiver
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let first = receiver.blocking_recv()?;
-        let mut jobs = Vec::with_capacity(self.config.batch_max.min(64));
-        jobs.push(first);
-        while jobs.len() < self.config.batch_max {
-            match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        Some(jobs)
     }
 
     fn connection(&mut self) -> Result<&mut AnyConnection, StoreError> {

@@ -170,7 +170,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     config.ledger.batch_max = args.batch_max;
     config.log.filter = "warn".into();
     mkoba::telemetry::init("pretty", "warn");
-    let (app, _threads) = App::start(config, Arc::new(SystemClock))?;
+    let (app, threads) = App::start(config, Arc::new(SystemClock))?;
     let backend = match app.backend() {
         mkoba::store::Backend::Sqlite => "sqlite",
         mkoba::store::Backend::Postgres => "postgres",
@@ -338,6 +338,8 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         (Some(base), true) => Some(pgbench(base, args.clients, args.seconds)?),
         _ => None,
     };
+    drop(app);
+    threads.join_within(std::time::Duration::from_secs(10));
     let tps = accepted as f64 / elapsed;
     let figures = Figures {
         workload: args.workload,

@@ -513,6 +513,7 @@ pub fn connect(config: &Config) -> anyhow::Result<AnyConnection> {
         url: config.database_url().map_err(anyhow::Error::msg)?,
         busy_timeout_ms: config.database.busy_timeout_ms,
         statement_timeout_ms: config.database.statement_timeout_ms,
+        sqlite_mmap_kib: config.database.sqlite_mmap_kib,
     };
     Ok(options.connect()?)
 }

@@ -527,7 +527,7 @@ pub fn run(args: SmsArgs) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
     mkoba::telemetry::init("pretty", "warn");
     mkoba::metrics::init().map_err(anyhow::Error::msg)?;
-    let (app, _threads) = App::start(config, Arc::new(SystemClock))?;
+    let (app, threads) = App::start(config, Arc::new(SystemClock))?;
     let backend = match app.backend() {
         mkoba::store::Backend::Sqlite => "sqlite",
         mkoba::store::Backend::Postgres => "postgres",
@@ -601,6 +601,8 @@ pub fn run(args: SmsArgs) -> anyhow::Result<()> {
         .load(c))?;
     let (sent_twice, mismatched) = verify(&rows, &stub);
     let report = reconcile::run(&mut *checkout(&app.pool)?)?;
+    drop(app);
+    threads.join_within(std::time::Duration::from_secs(10));
     let sent = after.get("sent").copied().unwrap_or(0);
     let per_second = sent as f64 / seconds;
     let figures = Figures {
