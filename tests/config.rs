@@ -172,3 +172,47 @@ fn the_new_performance_limits_are_checked_and_sqlite_gets_its_memory_limit() {
         i64::from(env.app.config.database.sqlite_memory_max_kib) * 1024
     );
 }
+
+/// `database.sqlite_mmap_kib` reaches every SQLite connection, and the connections that carry
+/// money keep `synchronous = FULL` (only the USSD session writer's own connection relaxes it).
+#[test]
+fn sqlite_connections_take_the_configured_memory_map_and_stay_fully_synchronous() {
+    let err =
+        Config::load(None, env(&[("MKOBA_DATABASE__SQLITE_MMAP_KIB", "4194305")])).unwrap_err();
+    assert!(err.contains("outside"), "{err}");
+
+    #[derive(diesel::QueryableByName)]
+    struct MmapSize {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        mmap_size: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        synchronous: i64,
+    }
+    use diesel::RunQueryDsl;
+    let dir = tempfile::tempdir().unwrap();
+    for kib in [0_u32, 1024] {
+        let options = mkoba::store::ConnectionOptions {
+            url: mkoba::store::DatabaseUrl::Sqlite(dir.path().join("m.db")),
+            busy_timeout_ms: 5_000,
+            statement_timeout_ms: 60_000,
+            sqlite_mmap_kib: kib,
+        };
+        let mut conn = options.connect().unwrap();
+        let mkoba::store::AnyConnection::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        let mmap = diesel::sql_query("PRAGMA mmap_size")
+            .get_result::<MmapSize>(c)
+            .unwrap()
+            .mmap_size;
+        assert_eq!(mmap, i64::from(kib) * 1024);
+        let synchronous = diesel::sql_query("PRAGMA synchronous")
+            .get_result::<Synchronous>(c)
+            .unwrap()
+            .synchronous;
+        assert_eq!(synchronous, 2, "FULL");
+    }
+}
