@@ -572,8 +572,73 @@ fn write(
             )));
         }
     }
+    write_allowances(conn, writes)?;
+    write_accounts(conn, &writes.accounts, before)?;
+    Ok(())
+}
+
+/// Allowance spends and their charge rows. The rows are locked; the conditional update (still
+/// `active`) is a second guard, as for balances. On PostgreSQL each is one statement with the
+/// columns bound as arrays: a micro-payment batch updates one allowance per charge, and a
+/// statement per allowance was a round trip per charge.
+fn write_allowances(conn: &mut AnyConnection, writes: &BatchWrites) -> Result<(), StoreError> {
+    let amounts: HashMap<TxnId, (i64, i64)> = writes
+        .entries
+        .iter()
+        .map(|e| {
+            let r = &e.receipt;
+            (r.txn_id, (r.amount.minor(), r.created_at.0))
+        })
+        .collect();
+    let mut charges = Vec::with_capacity(writes.charges.len());
+    for (allowance, txn) in &writes.charges {
+        let (amount, at) = amounts.get(txn).copied().ok_or_else(|| {
+            StoreError::Conflict(format!("charge {} has no journal entry", txn.0))
+        })?;
+        charges.push((txn.0, allowance.0, amount, at));
+    }
+    if let AnyConnection::Postgres(c) = conn {
+        if !writes.allowances.is_empty() {
+            let updated = diesel::sql_query(
+                "UPDATE allowances AS a SET spent_minor = v.spent \
+                 FROM unnest($1::bigint[], $2::bigint[]) AS v(id, spent) \
+                 WHERE a.id = v.id AND a.status = 'active'",
+            )
+            .bind::<Array<BigInt>, _>(writes.allowances.iter().map(|a| a.id.0).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(
+                writes
+                    .allowances
+                    .iter()
+                    .map(|a| a.spent_minor)
+                    .collect::<Vec<_>>(),
+            )
+            .execute(c)?;
+            if updated != writes.allowances.len() {
+                return Err(StoreError::Conflict(format!(
+                    "{} of {} allowances changed under the batch",
+                    writes.allowances.len().saturating_sub(updated),
+                    writes.allowances.len()
+                )));
+            }
+        }
+        if !charges.is_empty() {
+            let column = |f: fn(&(i64, i64, i64, i64)) -> i64| -> Vec<i64> {
+                charges.iter().map(f).collect()
+            };
+            diesel::sql_query(
+                "INSERT INTO allowance_charges (transaction_id, allowance_id, amount_minor, \
+                   created_at) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])",
+            )
+            .bind::<Array<BigInt>, _>(column(|c| c.0))
+            .bind::<Array<BigInt>, _>(column(|c| c.1))
+            .bind::<Array<BigInt>, _>(column(|c| c.2))
+            .bind::<Array<BigInt>, _>(column(|c| c.3))
+            .execute(c)?;
+        }
+        return Ok(());
+    }
     for allowance in &writes.allowances {
-        // The row is locked; the conditional update is a second guard, as for balances.
         let updated = with_conn!(&mut *conn, |c| diesel::update(
             allowances::table
                 .filter(allowances::id.eq(allowance.id.0))
@@ -588,27 +653,24 @@ fn write(
             )));
         }
     }
-    let charge_rows: Vec<_> = writes
-        .charges
+    let rows: Vec<_> = charges
         .iter()
-        .filter_map(|(allowance, txn)| {
-            let entry = writes.entries.iter().find(|e| e.receipt.txn_id == *txn)?;
-            Some((
-                allowance_charges::transaction_id.eq(txn.0),
-                allowance_charges::allowance_id.eq(allowance.0),
-                allowance_charges::amount_minor.eq(entry.receipt.amount.minor()),
-                allowance_charges::created_at.eq(entry.receipt.created_at.0),
-            ))
+        .map(|(txn, allowance, amount, at)| {
+            (
+                allowance_charges::transaction_id.eq(*txn),
+                allowance_charges::allowance_id.eq(*allowance),
+                allowance_charges::amount_minor.eq(*amount),
+                allowance_charges::created_at.eq(*at),
+            )
         })
         .collect();
-    for chunk in charge_rows.chunks(INSERT_CHUNK_ROWS) {
+    for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
         with_conn!(&mut *conn, |c| diesel::insert_into(
             allowance_charges::table
         )
         .values(chunk)
         .execute(c))?;
     }
-    write_accounts(conn, &writes.accounts, before)?;
     Ok(())
 }
 
