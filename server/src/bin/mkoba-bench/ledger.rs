@@ -204,18 +204,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let submit = |key: String, kind, debit, credit, minor| {
-        Command::Submit(TxnRequest {
-            idempotency_key: key,
-            kind,
-            debit,
-            credit,
-            amount: Money::from_minor(minor, Currency::KES),
-            memo: String::new(),
-            metadata: String::new(),
-            pending_expiry_seconds: None,
-        })
-    };
+    let submit = kes_transfer;
     let float = agent.float;
     let setup = submit(
         "setup-float".into(),
@@ -364,6 +353,26 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         report.mismatches
     );
     Ok(figures)
+}
+
+/// A KES transfer command, as every bench mode submits them.
+pub fn kes_transfer(
+    key: String,
+    kind: TxnKind,
+    debit: AccountId,
+    credit: AccountId,
+    minor: i64,
+) -> Command {
+    Command::Submit(TxnRequest {
+        idempotency_key: key,
+        kind,
+        debit,
+        credit,
+        amount: Money::from_minor(minor, Currency::KES),
+        memo: String::new(),
+        metadata: String::new(),
+        pending_expiry_seconds: None,
+    })
 }
 
 /// The agent whose float funds a bench's wallets (KES, no portal password).

@@ -15,12 +15,12 @@ use diesel::sql_types::{BigInt, Text};
 use mkoba::app::App;
 use mkoba::config::{Config, Secret};
 use mkoba::secrets::Hasher;
-use mkoba::store::parties::{self, AgentRole, NewAgent};
+use mkoba::store::parties;
 use mkoba::store::schema::customers;
 use mkoba::store::writer::SystemClock;
 use mkoba::store::{checkout, AnyConnection, Backend, ConnectionOptions, DatabaseUrl};
-use mkoba_ledger::{AccountId, Command as LedgerCommand, Currency, Money, Outcome};
-use mkoba_ledger::{TxnKind, TxnRequest};
+use mkoba_ledger::TxnKind;
+use mkoba_ledger::{AccountId, Currency, Outcome};
 
 /// The bench's secrets: fixed, so the child and the bench agree without reading files.
 pub const PEPPER: &str = "mkoba-bench-pepper-not-a-secret";
@@ -165,18 +165,7 @@ pub fn seed(config: &Config, customers: usize, funded: usize) -> anyhow::Result<
 
 fn seed_with(app: &Arc<App>, customers: usize, funded: usize) -> anyhow::Result<World> {
     let mut conn = checkout(&app.pool)?;
-    let agent = parties::create_agent(
-        &mut conn,
-        &NewAgent {
-            code: AGENT_CODE,
-            name: "Bench Agent",
-            role: AgentRole::Agent,
-            parent_agent_id: None,
-            msisdn: "+254711000000",
-            currency: Currency::KES,
-            password_hash: "-",
-        },
-    )?;
+    let agent = crate::ledger::bench_agent(&mut conn, AGENT_CODE)?;
     let merchant = parties::create_merchant(&mut conn, MERCHANT_CODE, "Bench Shop", Currency::KES)?;
     // One argon2id hash for every customer, made by the server's own hasher (same pepper and
     // parameters), so verifying any customer's PIN costs what a real one does.
@@ -198,18 +187,7 @@ fn seed_with(app: &Arc<App>, customers: usize, funded: usize) -> anyhow::Result<
 
     let started = Instant::now();
     let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
-    let submit = |key: String, kind, debit, credit, minor| {
-        LedgerCommand::Submit(TxnRequest {
-            idempotency_key: key,
-            kind,
-            debit,
-            credit,
-            amount: Money::from_minor(minor, Currency::KES),
-            memo: String::new(),
-            metadata: String::new(),
-            pending_expiry_seconds: None,
-        })
-    };
+    let submit = crate::ledger::kes_transfer;
     let issued = app.writer.submit_blocking(submit(
         "bench-float".into(),
         TxnKind::FloatIssuance,

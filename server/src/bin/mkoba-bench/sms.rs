@@ -25,7 +25,7 @@ use mkoba::store::parties;
 use mkoba::store::schema::sms_outbox;
 use mkoba::store::writer::{Clock, SystemClock};
 use mkoba::store::{checkout, reconcile};
-use mkoba_ledger::{AccountId, Command, Currency, Money, Outcome, Tier, TxnKind, TxnRequest};
+use mkoba_ledger::{AccountId, Command, Currency, Outcome, Tier, TxnKind};
 use serde::Serialize;
 
 /// The issue's target (issue 8): SMS dispatch to the local stub.
@@ -293,18 +293,7 @@ fn round_trip_mean_ms() -> f64 {
     })
 }
 
-fn submit(key: String, kind: TxnKind, debit: AccountId, credit: AccountId, minor: i64) -> Command {
-    Command::Submit(TxnRequest {
-        idempotency_key: key,
-        kind,
-        debit,
-        credit,
-        amount: Money::from_minor(minor, Currency::KES),
-        memo: String::new(),
-        metadata: String::new(),
-        pending_expiry_seconds: None,
-    })
-}
+use crate::ledger::kes_transfer as submit;
 
 /// Runs `command(n)` for n = 0.. from `CLIENTS` concurrent clients until `wanted` are accepted
 /// (topping up after refusals, and trying at most three times as many). Returns (accepted,
