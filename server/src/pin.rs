@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::app::App;
 use crate::sms::outbox;
 use crate::sms::templates::{Language, Message};
+use crate::store::cached::cached;
 use crate::store::schema::customers;
 use crate::store::{checkout, StoreError};
 use crate::with_conn;
@@ -62,43 +63,34 @@ pub fn verify_blocking(app: &App, customer_id: i64, pin: &str) -> Result<PinChec
     record(app, customer_id, valid, &reserved)
 }
 
-/// Counts an attempt before the PIN is checked; `None` if the wallet is locked, has no PIN, or
-/// has no attempt left.
+/// Counts an attempt before the PIN is checked and reads what the check needs, in one
+/// statement; `None` if the wallet is locked, has no PIN, or has no attempt left.
 fn reserve(app: &App, customer_id: i64) -> Result<Option<Reserved>, StoreError> {
     let mut conn = checkout(&app.pool)?;
-    // `get_result` on the key rather than `first`: SQLite re-prepares a statement with a bound
-    // `LIMIT ?` on every execution.
-    let found: Option<(Option<String>, bool, String, String)> =
-        with_conn!(&mut *conn, |c| customers::table
-            .find(customer_id)
-            .select((
-                customers::pin_hash,
-                customers::pin_locked,
-                customers::msisdn,
-                customers::language
-            ))
-            .get_result(c)
-            .optional())?;
-    let Some((Some(hash), false, msisdn, language)) = found else {
-        // No such customer, no PIN set, or already locked: nothing to check against.
-        return Ok(None);
-    };
     let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
     // The attempt is counted before the PIN is checked, in one conditional statement: however
     // many sessions guess at once, at most `max` guesses are ever checked. (Counting after the
     // slow check let every concurrent guess through before the first one locked the wallet.)
-    let reserved = with_conn!(&mut *conn, |c| diesel::update(
-        customers::table
-            .find(customer_id)
-            .filter(customers::pin_locked.eq(false))
-            .filter(customers::pin_failures.lt(max))
+    // No row back: no such customer, no PIN set, already locked, or no attempt left.
+    let reserved: Option<(Option<String>, String, String)> = with_conn!(&mut *conn, |c| cached(
+        diesel::update(
+            customers::table
+                .find(customer_id)
+                .filter(customers::pin_hash.is_not_null())
+                .filter(customers::pin_locked.eq(false))
+                .filter(customers::pin_failures.lt(max))
+        )
+        .set(customers::pin_failures.eq(customers::pin_failures + 1))
+        .returning((customers::pin_hash, customers::msisdn, customers::language))
     )
-    .set(customers::pin_failures.eq(customers::pin_failures + 1))
-    .execute(c))?;
-    Ok((reserved == 1).then_some(Reserved {
-        hash,
-        msisdn,
-        language,
+    .get_result(c)
+    .optional())?;
+    Ok(reserved.and_then(|(hash, msisdn, language)| {
+        hash.map(|hash| Reserved {
+            hash,
+            msisdn,
+            language,
+        })
     }))
 }
 
@@ -113,13 +105,16 @@ fn record(
     let mut conn = checkout(&app.pool)?;
     let max = i32::try_from(app.config.security.pin_attempts_max).unwrap_or(3);
     if valid {
-        with_conn!(&mut *conn, |c| diesel::update(
-            customers::table
-                .find(customer_id)
-                .filter(customers::pin_failures.gt(0))
+        let _cleared: Vec<i64> = with_conn!(&mut *conn, |c| cached(
+            diesel::update(
+                customers::table
+                    .find(customer_id)
+                    .filter(customers::pin_failures.gt(0))
+            )
+            .set(customers::pin_failures.eq(0))
+            .returning(customers::id)
         )
-        .set(customers::pin_failures.eq(0))
-        .execute(c))?;
+        .load(c))?;
         return Ok(PinCheck::Valid);
     }
     let failures: i32 = with_conn!(&mut *conn, |c| customers::table

@@ -66,7 +66,7 @@ fn own_payment(
             transactions::memo,
             transactions::created_at,
         ))
-        .first(c)
+        .get_result(c)
         .optional())?;
     let Some((id, kind, amount, fee, currency, wallet, memo, created_at)) = row else {
         return Ok(None);
@@ -228,7 +228,7 @@ pub async fn get_balance(
                 accounts::pending_debits_minor,
                 accounts::currency
             ))
-            .first(c))?)
+            .get_result(c))?)
     })
     .await?;
     let currency = crate::store::rows::currency(&currency)?;

@@ -213,7 +213,7 @@ pub fn authenticate(
             merchants::signing_secret,
             merchants::require_signature,
         ))
-        .first(c)
+        .get_result(c)
         .optional())
     .map_err(StoreError::from)?;
     let Some((hash, revoked, id, code, name, account_id, signing_secret, require_signature)) = row

@@ -44,7 +44,7 @@ pub fn enqueue(
     let settings: Option<(Option<String>, String)> = with_conn!(&mut *conn, |c| merchants::table
         .filter(merchants::id.eq(merchant_id))
         .select((merchants::webhook_url, merchants::webhook_events))
-        .first(c)
+        .get_result(c)
         .optional())?;
     let Some((Some(_url), events)) = settings else {
         return Ok(false);

@@ -73,7 +73,7 @@ pub fn find_customer(
         CustomerRef::Msisdn(msisdn) => with_conn!(conn, |c| customers::table
             .filter(customers::msisdn.eq(msisdn))
             .select(select)
-            .first(c)
+            .get_result(c)
             .optional())?,
         CustomerRef::Pseudonym(pseudonym) => with_conn!(conn, |c| customers::table
             .inner_join(
@@ -82,7 +82,7 @@ pub fn find_customer(
             .filter(customer_pseudonyms::merchant_id.eq(merchant_id))
             .filter(customer_pseudonyms::pseudonym.eq(pseudonym))
             .select(select)
-            .first(c)
+            .get_result(c)
             .optional())?,
     };
     let Some((id, wallet, msisdn, language)) = row else {
@@ -105,7 +105,7 @@ pub fn customer_by_wallet(
     Ok(with_conn!(conn, |c| customers::table
         .filter(customers::wallet_account_id.eq(wallet))
         .select(customers::id)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 

@@ -10,6 +10,7 @@ use phonenumber::country::Id;
 use crate::sms::encoding::measure;
 use crate::sms::localtime::local_date_time;
 use crate::sms::templates::{Confirmation, Language, Message};
+use crate::store::cached::cached_if_short;
 use crate::store::db::AnyConnection;
 use crate::store::schema::{agents, customers, merchants, sms_outbox};
 use crate::store::StoreError;
@@ -180,15 +181,18 @@ fn load_parties(
     default_language: Language,
 ) -> Result<HashMap<AccountId, Party>, StoreError> {
     let mut parties = HashMap::new();
-    let rows: Vec<(i64, String, String, String)> = with_conn!(&mut *conn, |c| customers::table
-        .filter(customers::wallet_account_id.eq_any(ids))
-        .select((
-            customers::wallet_account_id,
-            customers::msisdn,
-            customers::name,
-            customers::language
-        ))
-        .load(c))?;
+    let rows: Vec<(i64, String, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
+        customers::table
+            .filter(customers::wallet_account_id.eq_any(ids))
+            .select((
+                customers::wallet_account_id,
+                customers::msisdn,
+                customers::name,
+                customers::language
+            )),
+        ids.len()
+    )
+    .load(c))?;
     for (account, msisdn, name, language) in rows {
         let language = Language::from_code(&language).unwrap_or(default_language);
         parties.insert(
@@ -200,17 +204,23 @@ fn load_parties(
             },
         );
     }
-    let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| agents::table
-        .filter(agents::float_account_id.eq_any(ids))
-        .select((agents::float_account_id, agents::msisdn, agents::name))
-        .load(c))?;
+    let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
+        agents::table
+            .filter(agents::float_account_id.eq_any(ids))
+            .select((agents::float_account_id, agents::msisdn, agents::name)),
+        ids.len()
+    )
+    .load(c))?;
     for (account, msisdn, name) in rows {
         parties.insert(AccountId(account), Party::Agent { msisdn, name });
     }
-    let rows: Vec<(i64, String, Option<String>)> = with_conn!(&mut *conn, |c| merchants::table
-        .filter(merchants::account_id.eq_any(ids))
-        .select((merchants::account_id, merchants::name, merchants::msisdn))
-        .load(c))?;
+    let rows: Vec<(i64, String, Option<String>)> = with_conn!(&mut *conn, |c| cached_if_short(
+        merchants::table
+            .filter(merchants::account_id.eq_any(ids))
+            .select((merchants::account_id, merchants::name, merchants::msisdn)),
+        ids.len()
+    )
+    .load(c))?;
     for (account, name, msisdn) in rows {
         parties.insert(AccountId(account), Party::Merchant { name, msisdn });
     }

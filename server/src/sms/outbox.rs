@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::sms::notify::{NewOutboxRow, NotifyConfig};
 use crate::sms::templates::{Language, Message};
+use crate::store::cached::cached;
 use crate::store::db::{write_transaction, AnyConnection};
 use crate::store::schema::sms_outbox;
 use crate::store::StoreError;
@@ -156,17 +157,21 @@ pub fn record(
             provider,
             provider_message_id,
             delivered,
-        } => diesel::update(row)
-            .set((
-                sms_outbox::status.eq(if *delivered { "delivered" } else { "sent" }),
-                sms_outbox::attempts.eq(sms_outbox::attempts + 1),
-                sms_outbox::provider.eq(Some(provider)),
-                sms_outbox::provider_message_id.eq(Some(provider_message_id)),
-                sms_outbox::sent_at.eq(Some(now)),
-                sms_outbox::delivered_at.eq(if *delivered { Some(now) } else { None }),
-                sms_outbox::claimed_until.eq(None::<i64>),
-            ))
-            .execute(c),
+        } => cached(
+            diesel::update(row)
+                .set((
+                    sms_outbox::status.eq(if *delivered { "delivered" } else { "sent" }),
+                    sms_outbox::attempts.eq(sms_outbox::attempts + 1),
+                    sms_outbox::provider.eq(Some(provider)),
+                    sms_outbox::provider_message_id.eq(Some(provider_message_id)),
+                    sms_outbox::sent_at.eq(Some(now)),
+                    sms_outbox::delivered_at.eq(if *delivered { Some(now) } else { None }),
+                    sms_outbox::claimed_until.eq(None::<i64>),
+                ))
+                .returning(sms_outbox::id)
+        )
+        .load::<i64>(c)
+        .map(|updated| updated.len()),
         Attempt::RetryAt { at, error } => diesel::update(row)
             .set((
                 sms_outbox::status.eq("queued"),
@@ -345,7 +350,7 @@ pub fn resend(
     let original: Option<OutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
         .find(id)
         .select(OutboxRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?;
     let Some(original) = original else {
         return Ok(None);

@@ -19,6 +19,7 @@ use mkoba_ledger::{
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
 use crate::store::bulk::AccountUpdate;
+use crate::store::cached::cached_if_short;
 use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
 use crate::store::schema::{
@@ -116,10 +117,13 @@ impl LedgerContext {
             .map(|id| id.0)
             .collect();
         if !missing.is_empty() {
-            let found: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| accounts::table
-                .filter(accounts::id.eq_any(&missing))
-                .select((accounts::id, accounts::commission_account_id))
-                .load(c))?;
+            let found: Vec<(i64, Option<i64>)> = with_conn!(conn, |c| cached_if_short(
+                accounts::table
+                    .filter(accounts::id.eq_any(&missing))
+                    .select((accounts::id, accounts::commission_account_id)),
+                missing.len()
+            )
+            .load(c))?;
             for (id, link) in found {
                 cache.insert(AccountId(id), link.map(AccountId));
             }
@@ -153,7 +157,7 @@ fn allocate_ids(conn: &mut AnyConnection, count: usize) -> Result<Vec<TxnId>, St
         AnyConnection::Sqlite(c) => {
             let max: Option<i64> = transactions::table
                 .select(diesel::dsl::max(transactions::id))
-                .first(c)?;
+                .get_result(c)?;
             let start = max.unwrap_or(0) + 1;
             Ok((start..start + count).map(TxnId).collect())
         }
@@ -174,12 +178,17 @@ fn lock_pendings(
             .order(pending_transfers::transaction_id)
     };
     Ok(match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
-            .for_update()
-            .select(PendingRow::as_select())
-            .load(c)?,
-        AnyConnection::Postgres(c) => query().select(PendingRow::as_select()).load(c)?,
-        AnyConnection::Sqlite(c) => query().select(PendingRow::as_select()).load(c)?,
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
+            query().for_update().select(PendingRow::as_select()),
+            ids.len(),
+        )
+        .load(c)?,
+        AnyConnection::Postgres(c) => {
+            cached_if_short(query().select(PendingRow::as_select()), ids.len()).load(c)?
+        }
+        AnyConnection::Sqlite(c) => {
+            cached_if_short(query().select(PendingRow::as_select()), ids.len()).load(c)?
+        }
     })
 }
 
@@ -194,12 +203,17 @@ fn lock_accounts(
             .order(accounts::id)
     };
     Ok(match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
-            .for_update()
-            .select(AccountRow::as_select())
-            .load(c)?,
-        AnyConnection::Postgres(c) => query().select(AccountRow::as_select()).load(c)?,
-        AnyConnection::Sqlite(c) => query().select(AccountRow::as_select()).load(c)?,
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
+            query().for_update().select(AccountRow::as_select()),
+            ids.len(),
+        )
+        .load(c)?,
+        AnyConnection::Postgres(c) => {
+            cached_if_short(query().select(AccountRow::as_select()), ids.len()).load(c)?
+        }
+        AnyConnection::Sqlite(c) => {
+            cached_if_short(query().select(AccountRow::as_select()), ids.len()).load(c)?
+        }
     })
 }
 
@@ -210,12 +224,15 @@ fn load_pendings(
 ) -> Result<BTreeMap<TxnId, PendingState>, StoreError> {
     let rows = lock_pendings(conn, ids, lock)?;
     let found: Vec<i64> = rows.iter().map(|r| r.transaction_id).collect();
-    let reserved: Vec<PostingRow> = with_conn!(conn, |c| postings::table
-        .filter(postings::transaction_id.eq_any(&found))
-        .filter(postings::reservation.eq(true))
-        .order((postings::transaction_id, postings::seq))
-        .select(PostingRow::as_select())
-        .load(c))?;
+    let reserved: Vec<PostingRow> = with_conn!(conn, |c| cached_if_short(
+        postings::table
+            .filter(postings::transaction_id.eq_any(&found))
+            .filter(postings::reservation.eq(true))
+            .order((postings::transaction_id, postings::seq))
+            .select(PostingRow::as_select()),
+        found.len()
+    )
+    .load(c))?;
     let mut by_txn: HashMap<i64, Vec<mkoba_ledger::Posting>> = HashMap::new();
     for row in &reserved {
         by_txn
@@ -261,12 +278,17 @@ fn load_allowances(
             .order(allowances::id)
     };
     let rows: Vec<AllowanceRow> = match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => query()
-            .for_update()
-            .select(AllowanceRow::as_select())
-            .load(c)?,
-        AnyConnection::Postgres(c) => query().select(AllowanceRow::as_select()).load(c)?,
-        AnyConnection::Sqlite(c) => query().select(AllowanceRow::as_select()).load(c)?,
+        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
+            query().for_update().select(AllowanceRow::as_select()),
+            ids.len(),
+        )
+        .load(c)?,
+        AnyConnection::Postgres(c) => {
+            cached_if_short(query().select(AllowanceRow::as_select()), ids.len()).load(c)?
+        }
+        AnyConnection::Sqlite(c) => {
+            cached_if_short(query().select(AllowanceRow::as_select()), ids.len()).load(c)?
+        }
     };
     rows.into_iter()
         .map(|row| {
@@ -295,10 +317,13 @@ fn load_originals(
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let rows: Vec<TransactionRow> = with_conn!(conn, |c| transactions::table
-        .filter(transactions::id.eq_any(ids))
-        .select(TransactionRow::as_select())
-        .load(c))?;
+    let rows: Vec<TransactionRow> = with_conn!(conn, |c| cached_if_short(
+        transactions::table
+            .filter(transactions::id.eq_any(ids))
+            .select(TransactionRow::as_select()),
+        ids.len()
+    )
+    .load(c))?;
     let returned_kinds = [TxnKind::Reversal.as_str(), TxnKind::Refund.as_str()];
     let earlier: Vec<(Option<i64>, String, i64)> = with_conn!(conn, |c| transactions::table
         .filter(transactions::related_id.eq_any(ids))
@@ -346,10 +371,13 @@ fn load_prior_keys(
     conn: &mut AnyConnection,
     keys: &[&str],
 ) -> Result<HashMap<String, PriorUse>, StoreError> {
-    let rows: Vec<TransactionRow> = with_conn!(conn, |c| transactions::table
-        .filter(transactions::idempotency_key.eq_any(keys))
-        .select(TransactionRow::as_select())
-        .load(c))?;
+    let rows: Vec<TransactionRow> = with_conn!(conn, |c| cached_if_short(
+        transactions::table
+            .filter(transactions::idempotency_key.eq_any(keys))
+            .select(TransactionRow::as_select()),
+        keys.len()
+    )
+    .load(c))?;
     rows.iter()
         .map(|row| {
             Ok((

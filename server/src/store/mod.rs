@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod bulk;
+pub mod cached;
 pub mod db;
 pub mod intake;
 pub mod parties;

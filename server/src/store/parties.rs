@@ -72,7 +72,7 @@ pub fn ensure_system_accounts(
                     .filter(accounts::currency.eq(code))
                     .filter(accounts::shard.eq(0))
                     .select(accounts::id)
-                    .first(c)
+                    .get_result(c)
                     .optional())?;
                 *slot = match existing {
                     Some(id) => AccountId(id),
@@ -120,7 +120,7 @@ pub fn fee_revenue_shards(
                 .filter(accounts::currency.eq(code))
                 .filter(accounts::shard.eq(shard))
                 .select(accounts::id)
-                .first(c)
+                .get_result(c)
                 .optional())?;
             let id = match existing {
                 Some(id) => AccountId(id),
@@ -387,7 +387,7 @@ pub fn setting(conn: &mut AnyConnection, name: &str) -> Result<Option<String>, S
     Ok(with_conn!(conn, |c| settings::table
         .find(name)
         .select(settings::value)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -406,7 +406,7 @@ pub fn customer_by_msisdn(
     let row: Option<(i64, String, i64)> = with_conn!(conn, |c| customers::table
         .filter(customers::msisdn.eq(msisdn))
         .select((customers::id, customers::name, customers::wallet_account_id))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(|(id, name, wallet)| (id, name, AccountId(wallet))))
 }
@@ -422,7 +422,7 @@ pub fn agent_by_code(
             agents::float_account_id,
             agents::commission_account_id
         ))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(|(id, float, commission)| (id, AccountId(float), commission.map(AccountId))))
 }
@@ -434,7 +434,7 @@ pub fn merchant_by_code(
     let row: Option<(i64, i64)> = with_conn!(conn, |c| merchants::table
         .filter(merchants::code.eq(code))
         .select((merchants::id, merchants::account_id))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(|(id, account)| (id, AccountId(account))))
 }
@@ -448,7 +448,7 @@ pub fn product_exists(
         .filter(products::merchant_id.eq(merchant_id))
         .filter(products::sku.eq(sku))
         .select(products::id)
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(found.is_some())
 }
@@ -476,7 +476,7 @@ pub fn customer_profile(
             customers::wallet_account_id,
             customers::sms_promotions_opt_out
         ))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(
         |(id, name, language, wallet, promotions_opt_out)| CustomerProfile {
@@ -504,7 +504,7 @@ pub fn agent_name(conn: &mut AnyConnection, code: &str) -> Result<Option<String>
     Ok(with_conn!(conn, |c| agents::table
         .filter(agents::code.eq(code))
         .select(agents::name)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -520,7 +520,7 @@ pub fn merchant_profile(
     Ok(with_conn!(conn, |c| merchants::table
         .filter(merchants::code.eq(code))
         .select((merchants::name, merchants::requires_reference))
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -544,7 +544,7 @@ pub fn customer_name_by_wallet(
     Ok(with_conn!(conn, |c| customers::table
         .filter(customers::wallet_account_id.eq(wallet))
         .select(customers::name)
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -575,7 +575,7 @@ pub fn product_for_sale(
         .filter(products::id.eq(id))
         .filter(products::active.eq(true))
         .select((merchants::account_id, products::name, products::price_minor))
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(row.map(|(account, name, price)| (AccountId(account), name, price)))
 }
@@ -585,7 +585,7 @@ pub fn pin_flags(conn: &mut AnyConnection, customer_id: i64) -> Result<(bool, bo
     Ok(with_conn!(conn, |c| customers::table
         .find(customer_id)
         .select((customers::pin_locked, customers::pin_must_change))
-        .first(c))?)
+        .get_result(c))?)
 }
 
 /// The display name of whoever owns an account: agent, merchant or customer (masked elsewhere).
@@ -593,7 +593,7 @@ pub fn owner_name(conn: &mut AnyConnection, account: i64) -> Result<Option<Strin
     let agent: Option<String> = with_conn!(&mut *conn, |c| agents::table
         .filter(agents::float_account_id.eq(account))
         .select(agents::name)
-        .first(c)
+        .get_result(c)
         .optional())?;
     if agent.is_some() {
         return Ok(agent);
@@ -601,7 +601,7 @@ pub fn owner_name(conn: &mut AnyConnection, account: i64) -> Result<Option<Strin
     let merchant: Option<String> = with_conn!(&mut *conn, |c| merchants::table
         .filter(merchants::account_id.eq(account))
         .select(merchants::name)
-        .first(c)
+        .get_result(c)
         .optional())?;
     Ok(merchant)
 }

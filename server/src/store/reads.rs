@@ -17,7 +17,7 @@ pub fn account(
     let row: Option<AccountRow> = with_conn!(conn, |c| accounts::table
         .find(id)
         .select(AccountRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?;
     row.map(|r| r.to_state().map(|s| (r, s))).transpose()
 }
@@ -29,7 +29,7 @@ pub fn transaction_by_id(
     Ok(with_conn!(conn, |c| transactions::table
         .find(id)
         .select(TransactionRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 
@@ -40,7 +40,7 @@ pub fn transaction_by_key(
     Ok(with_conn!(conn, |c| transactions::table
         .filter(transactions::idempotency_key.eq(key))
         .select(TransactionRow::as_select())
-        .first(c)
+        .get_result(c)
         .optional())?)
 }
 

@@ -619,7 +619,7 @@ async fn awaiting_approval(
             .filter(pending_transfers::debit_account_id.eq(wallet_id.0))
             .filter(pending_transfers::status.eq("open"))
             .select((pending_transfers::transaction_id, transactions::metadata))
-            .first(c)
+            .get_result(c)
             .optional())?;
         Ok(found
             .filter(|(_, metadata)| metadata.contains(APPROVAL_MARKER))

@@ -107,7 +107,7 @@ pub async fn answer(
         let account: i64 = with_conn!(&mut *conn, |c| merchants::table
             .filter(merchants::id.eq(row.merchant_id))
             .select(merchants::account_id)
-            .first(c))?;
+            .get_result(c))?;
         Ok(Some((row, account)))
     })
     .await?;
@@ -260,7 +260,7 @@ fn merchant_name(
     Ok(with_conn!(conn, |c| merchants::table
         .filter(merchants::id.eq(merchant_id))
         .select(merchants::name)
-        .first(c))?)
+        .get_result(c))?)
 }
 
 /// The customer's active allowances that can still be charged.

@@ -241,13 +241,23 @@ fn write_batch(conn: &mut AnyConnection, batch: &[Job]) -> Result<(), StoreError
 /// Inserts or replaces several sessions (distinct keys), up to 500 in one statement. (Diesel
 /// has no multi-row upsert for SQLite, and prepares every upsert afresh: one statement per
 /// batch rather than per row.)
+/// One row back per session saved: `RETURNING` makes the upsert a query that is loaded, the only
+/// way diesel keeps it prepared (see `store::cached`).
+#[derive(diesel::QueryableByName)]
+struct Saved {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    #[allow(dead_code)]
+    saved: i32,
+}
+
 fn save_all(conn: &mut AnyConnection, rows: &[&SessionRow]) -> Result<(), StoreError> {
     use diesel::sql_types::{BigInt, Bool, Integer, Text};
     use std::fmt::Write as _;
     const COLUMNS: usize = 9;
-    const ROWS_PER_STATEMENT: usize = 500;
+    // Chunks of fixed sizes, so that each statement text is prepared once per connection.
+    const ROWS_PER_STATEMENT: usize = 64;
     let postgres = matches!(conn, AnyConnection::Postgres(_));
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in crate::store::cached::halving_chunks(rows, ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO ussd_sessions (id, msisdn, state, last_path, last_reply, last_end, hops, \
              updated_at, expires_at) VALUES ",
@@ -270,7 +280,8 @@ fn save_all(conn: &mut AnyConnection, rows: &[&SessionRow]) -> Result<(), StoreE
             " ON CONFLICT (id) DO UPDATE SET msisdn = excluded.msisdn, state = excluded.state, \
              last_path = excluded.last_path, last_reply = excluded.last_reply, \
              last_end = excluded.last_end, hops = excluded.hops, \
-             updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+             updated_at = excluded.updated_at, expires_at = excluded.expires_at \
+             RETURNING 1 AS saved",
         );
         with_conn!(&mut *conn, |c| {
             let mut query = diesel::sql_query(sql.as_str()).into_boxed();
@@ -286,7 +297,7 @@ fn save_all(conn: &mut AnyConnection, rows: &[&SessionRow]) -> Result<(), StoreE
                     .bind::<BigInt, _>(row.updated_at)
                     .bind::<BigInt, _>(row.expires_at);
             }
-            query.execute(c)
+            crate::store::cached::cached(query).load::<Saved>(c)
         })?;
     }
     Ok(())

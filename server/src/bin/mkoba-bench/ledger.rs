@@ -50,6 +50,9 @@ pub struct LedgerArgs {
     /// Also run pgbench (TPC-B) at the same client count and report the ratio (PostgreSQL only).
     #[arg(long)]
     pub pgbench: bool,
+    /// SQLite's memory map per connection, in KiB (`database.sqlite_mmap_kib`; 0 turns it off).
+    #[arg(long)]
+    pub sqlite_mmap_kib: Option<u32>,
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -168,6 +171,9 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     config.database.migrate_on_start = true;
     config.ledger.writer_threads = args.writer_threads;
     config.ledger.batch_max = args.batch_max;
+    if let Some(kib) = args.sqlite_mmap_kib {
+        config.database.sqlite_mmap_kib = kib;
+    }
     config.log.filter = "warn".into();
     mkoba::telemetry::init("pretty", "warn");
     let (app, threads) = App::start(config, Arc::new(SystemClock))?;
