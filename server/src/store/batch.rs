@@ -164,6 +164,24 @@ fn allocate_ids(conn: &mut AnyConnection, count: usize) -> Result<Vec<TxnId>, St
     }
 }
 
+/// Loads `$row`s from `$query` (a closure building the filtered, ordered query), kept prepared
+/// for short lists. On PostgreSQL `Lock::ForUpdate` adds `FOR UPDATE`; SQLite's
+/// `BEGIN IMMEDIATE` already holds the only write lock.
+macro_rules! load_locked {
+    ($conn:expr, $lock:expr, $query:expr, $row:ty, $len:expr) => {
+        match $conn {
+            AnyConnection::Postgres(c) if $lock == Lock::ForUpdate => {
+                cached_if_short($query().for_update().select(<$row>::as_select()), $len).load(c)?
+            }
+            conn => with_conn!(conn, |c| cached_if_short(
+                $query().select(<$row>::as_select()),
+                $len
+            )
+            .load(c))?,
+        }
+    };
+}
+
 fn lock_pendings(
     conn: &mut AnyConnection,
     ids: &[i64],
@@ -177,19 +195,7 @@ fn lock_pendings(
             .filter(pending_transfers::transaction_id.eq_any(ids))
             .order(pending_transfers::transaction_id)
     };
-    Ok(match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
-            query().for_update().select(PendingRow::as_select()),
-            ids.len(),
-        )
-        .load(c)?,
-        AnyConnection::Postgres(c) => {
-            cached_if_short(query().select(PendingRow::as_select()), ids.len()).load(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            cached_if_short(query().select(PendingRow::as_select()), ids.len()).load(c)?
-        }
-    })
+    Ok(load_locked!(conn, lock, query, PendingRow, ids.len()))
 }
 
 fn lock_accounts(
@@ -202,19 +208,7 @@ fn lock_accounts(
             .filter(accounts::id.eq_any(ids))
             .order(accounts::id)
     };
-    Ok(match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
-            query().for_update().select(AccountRow::as_select()),
-            ids.len(),
-        )
-        .load(c)?,
-        AnyConnection::Postgres(c) => {
-            cached_if_short(query().select(AccountRow::as_select()), ids.len()).load(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            cached_if_short(query().select(AccountRow::as_select()), ids.len()).load(c)?
-        }
-    })
+    Ok(load_locked!(conn, lock, query, AccountRow, ids.len()))
 }
 
 fn load_pendings(
@@ -277,19 +271,7 @@ fn load_allowances(
             .filter(allowances::id.eq_any(ids))
             .order(allowances::id)
     };
-    let rows: Vec<AllowanceRow> = match conn {
-        AnyConnection::Postgres(c) if lock == Lock::ForUpdate => cached_if_short(
-            query().for_update().select(AllowanceRow::as_select()),
-            ids.len(),
-        )
-        .load(c)?,
-        AnyConnection::Postgres(c) => {
-            cached_if_short(query().select(AllowanceRow::as_select()), ids.len()).load(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            cached_if_short(query().select(AllowanceRow::as_select()), ids.len()).load(c)?
-        }
-    };
+    let rows: Vec<AllowanceRow> = load_locked!(conn, lock, query, AllowanceRow, ids.len());
     rows.into_iter()
         .map(|row| {
             let currency = Currency::from_code(&row.currency)
