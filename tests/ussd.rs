@@ -52,6 +52,19 @@ impl<'a> At<'a> {
         (at, screen)
     }
 
+    /// Dials a shortcut: `*384*44135*5*M001#` arrives as the first hop's text `5*M001`.
+    fn dial_with(s: &'a Running, phone: &str, session: &str, inputs: &[&str]) -> (At<'a>, String) {
+        let mut at = At {
+            s,
+            session: session.into(),
+            phone: phone.into(),
+            path: inputs.iter().map(|i| (*i).to_owned()).collect(),
+            hops: 0,
+        };
+        let screen = at.post();
+        (at, screen)
+    }
+
     fn post(&mut self) -> String {
         self.hops += 1;
         let form = serde_urlencoded::to_string([
@@ -122,7 +135,104 @@ both_backends!(
     a_customer_registers_sends_cancels_withdraws_and_checks,
     three_wrong_pins_lock_the_wallet,
     buying_paying_account_settings_reversal_and_approvals,
+    a_dial_shortcut_pays_in_two_hops_and_never_takes_a_dialled_pin,
 );
+
+/// A customer with a PIN and KES 1,000.00, and a merchant `M001`.
+fn payer_and_merchant(
+    s: &Running,
+    msisdn: &str,
+) -> (mkoba_ledger::AccountId, mkoba_ledger::AccountId) {
+    let (float, _) = s.env.agent("AG1", 10_000_000);
+    let wallet = s.env.customer(msisdn, Tier::Tier1);
+    s.env.submit(TxnKind::Deposit, float, wallet, 100_000);
+    let hash = s.env.app.hasher.hash(PIN).unwrap();
+    let customer = mkoba::store::parties::customer_profile(&mut s.env.conn(), msisdn)
+        .unwrap()
+        .unwrap();
+    mkoba::store::parties::set_pin(&mut s.env.conn(), customer.id, &hash).unwrap();
+    let merchant = mkoba::store::parties::create_merchant(
+        &mut s.env.conn(),
+        "M001",
+        "Safari Airtime",
+        mkoba_ledger::Currency::KES,
+    )
+    .unwrap();
+    (wallet, merchant.account)
+}
+
+fn a_dial_shortcut_pays_in_two_hops_and_never_takes_a_dialled_pin(backend: Backend) {
+    let s = server(backend);
+    let phone = "+254700300001";
+    let (wallet, merchant) = payer_and_merchant(&s, phone);
+
+    // *384*44135*5*M001*120#: Pay, merchant M001, KES 120, straight to the PIN prompt.
+    let (mut at, confirm) = At::dial_with(&s, phone, "ATUid_short", &["5", "M001", "120"]);
+    assert!(
+        confirm.starts_with("CON Pay KES 120.00 to Safari Airtime")
+            && confirm.contains("Enter PIN"),
+        "{confirm}"
+    );
+    assert_eq!(s.env.balance(merchant), 0, "nothing moves before the PIN");
+    let paid = at.send(PIN);
+    assert!(
+        paid.starts_with("END Paid KES 120.00 to Safari Airtime"),
+        "{paid}"
+    );
+    assert_eq!(at.hops, 2);
+    assert_eq!(
+        s.env.balance(merchant),
+        12_000 - 60,
+        "paid, less the merchant's 0.5%"
+    );
+    let after = available(&s, wallet);
+    assert!(after <= 100_000 - 12_000, "the payer paid: {after}");
+    // The gateway repeating the PIN hop gets the same receipt and pays nothing more.
+    assert_eq!(at.repeat(), paid);
+    assert_eq!(available(&s, wallet), after);
+
+    // The PIN typed into the dial string is refused, and nothing moves.
+    let (at, refused) = At::dial_with(&s, phone, "ATUid_pin", &["5", "M001", "120", PIN]);
+    assert!(refused.starts_with("END For your safety"), "{refused}");
+    assert_eq!(at.hops, 1);
+    assert_eq!(available(&s, wallet), after);
+
+    // A dialled input that is refused stops the shortcut on its hint.
+    let (_, hint) = At::dial_with(&s, phone, "ATUid_bad", &["5", "M404", "120"]);
+    assert!(hint.starts_with("CON Unknown merchant code."), "{hint}");
+    assert!(hint.contains("Enter merchant code"), "{hint}");
+}
+
+#[test]
+fn hubtel_dial_shortcut_reaches_the_pin_prompt() {
+    let s = server(Backend::Sqlite);
+    let (wallet, merchant) = payer_and_merchant(&s, "+254700300002");
+    let hop = |kind: &str, message: &str| {
+        json_hop(
+            &s,
+            "hubtel",
+            json!({ "Type": kind, "Message": message, "ServiceCode": "714", "ClientState": "",
+            "Mobile": "254700300002", "SessionId": "hubtel-short" }),
+        )
+    };
+    let confirm = hop("initiation", "*714*5*M001*120#");
+    assert_eq!(confirm["Type"], "Response", "{confirm}");
+    assert!(
+        confirm["Message"].as_str().unwrap().contains("Enter PIN"),
+        "{confirm}"
+    );
+    let paid = hop("response", PIN);
+    assert_eq!(paid["Type"], "Release", "{paid}");
+    assert!(
+        paid["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Paid KES 120.00"),
+        "{paid}"
+    );
+    assert_eq!(s.env.balance(merchant), 12_000 - 60);
+    assert!(available(&s, wallet) <= 100_000 - 12_000);
+}
 
 fn a_customer_registers_sends_cancels_withdraws_and_checks(backend: Backend) {
     let s = server(backend);

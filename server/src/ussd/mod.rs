@@ -14,7 +14,8 @@ use std::sync::Arc;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use mkoba_ussd::catalog::{self, Language, Msg};
 use mkoba_ussd::dialect::{self, Dialect, Rendered, UssdRequest, UssdResponse};
-use mkoba_ussd::engine::{self, EngineConfig, Event, Output, Profile, SessionState};
+use mkoba_ussd::engine::DIALLED_INPUTS_MAX;
+use mkoba_ussd::engine::{self, Dialled, EngineConfig, Event, Output, Profile, SessionState, Turn};
 
 use crate::app::App;
 use crate::phone::Msisdn;
@@ -178,7 +179,7 @@ async fn answer(
         Ok((stored, profile))
     })
     .await?;
-    let (mut turn, hops) = match (stored, profile) {
+    let (turn, hops, dialled) = match (stored, profile) {
         (Some(row), None) => {
             let previous = Some(row.last_path.as_str());
             if request.repeats(previous) {
@@ -195,34 +196,31 @@ async fn answer(
             (
                 engine::handle(state, Event::Input(input), &app.ussd_engine),
                 row.hops,
+                &[][..],
             )
         }
         (_, profile) => {
             let profile = profile.unwrap_or(Profile::Unregistered);
-            (engine::start(&key, &profile, &app.ussd_engine), 0)
+            let dialled = &request.dialled[..request.dialled.len().min(DIALLED_INPUTS_MAX)];
+            (engine::start(&key, &profile, &app.ussd_engine), 0, dialled)
         }
     };
     let caller = Caller {
         msisdn: msisdn.clone(),
         session_key: key.clone(),
     };
-    let mut effects = 0_u8;
-    let (text, end) = loop {
-        match turn.output {
-            Output::Screen { text, end } => break (text, end),
-            Output::Effect(effect) => {
-                effects = effects.saturating_add(1);
-                let result = if effects > app.ussd_engine.effects_per_hop_max {
-                    mkoba_ussd::engine::EffectResult::Unavailable
-                } else {
-                    effects::perform(app, &caller, effect).await
-                };
-                turn = engine::handle(turn.state, Event::Result(result), &app.ussd_engine);
+    let (mut state, mut text, mut end) = to_screen(app, &caller, turn).await;
+    // A dial shortcut: each dialled input as if typed on the screen just reached.
+    for input in dialled {
+        match engine::dialled(state, input, &app.ussd_engine) {
+            Dialled::Fed(turn) => (state, text, end) = to_screen(app, &caller, turn).await,
+            Dialled::Stop(stopped) => {
+                state = stopped;
+                break;
             }
         }
-    };
-    let state = turn
-        .state
+    }
+    let state = state
         .to_json()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let ttl_us = app
@@ -245,6 +243,30 @@ async fn answer(
     // same answer instead of a fresh menu.
     app.sessions.save(row).await?;
     Ok(UssdResponse { text, end })
+}
+
+/// Performs the effects a turn asks for until it reaches a screen, at most
+/// `effects_per_hop_max` of them.
+async fn to_screen(
+    app: &Arc<App>,
+    caller: &Caller,
+    mut turn: Turn,
+) -> (SessionState, String, bool) {
+    let mut effects = 0_u8;
+    loop {
+        match turn.output {
+            Output::Screen { text, end } => return (turn.state, text, end),
+            Output::Effect(effect) => {
+                effects = effects.saturating_add(1);
+                let result = if effects > app.ussd_engine.effects_per_hop_max {
+                    mkoba_ussd::engine::EffectResult::Unavailable
+                } else {
+                    effects::perform(app, caller, effect).await
+                };
+                turn = engine::handle(turn.state, Event::Result(result), &app.ussd_engine);
+            }
+        }
+    }
 }
 
 fn load_profile(

@@ -182,6 +182,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
 
         PinLocked => "Your PIN is locked. Visit an mkoba agent with your ID to reset it.",
         TooManyInvalid => "Too many invalid entries. Please dial again.",
+        DialledPin => "For your safety, never type your PIN in a dial code. Dial again and enter it when asked.",
         Unavailable => "Service unavailable. Please try again later.",
         OutcomeUnknown => {
             "We could not confirm this transaction. Check your SMS and balance before trying again."

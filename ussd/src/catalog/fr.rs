@@ -182,6 +182,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
 
         PinLocked => "Votre PIN est bloqué. Allez chez un agent mkoba avec votre pièce d'identité.",
         TooManyInvalid => "Trop d'erreurs de saisie. Veuillez rappeler.",
+        DialledPin => "Pour votre sécurité, ne tapez jamais votre PIN dans le code composé. Rappelez et saisissez-le quand il est demandé.",
         Unavailable => "Service indisponible. Réessayez plus tard.",
         OutcomeUnknown => {
             "Opération non confirmée. Vérifiez vos SMS et votre solde avant de réessayer."

@@ -107,7 +107,7 @@ keys! {
     AllowanceLine, AllowanceDetail, Revoke, RevokeConfirm, Keep, RevokeDone,
     AllowCap, AllowPerCharge, AllowDays, AllowConfirm,
     // Endings.
-    PinLocked, TooManyInvalid, Unavailable, OutcomeUnknown,
+    PinLocked, TooManyInvalid, Unavailable, OutcomeUnknown, DialledPin,
 }
 
 /// A `{slot}` in a text, filled with data when the screen is drawn.

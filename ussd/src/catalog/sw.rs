@@ -182,6 +182,7 @@ pub(super) fn text(msg: Msg) -> &'static str {
 
         PinLocked => "PIN yako imefungwa. Tembelea wakala wa mkoba na kitambulisho chako.",
         TooManyInvalid => "Majaribio mengi yasiyo sahihi. Tafadhali piga tena.",
+        DialledPin => "Kwa usalama wako, usiandike PIN yako kwenye namba ya kupiga. Piga tena na uiweke ukiombwa.",
         Unavailable => "Huduma haipatikani. Tafadhali jaribu tena baadaye.",
         OutcomeUnknown => {
             "Hatukuweza kuthibitisha muamala huu. Angalia SMS na salio kabla ya kujaribu tena."

@@ -45,6 +45,7 @@ impl Dialect for Arkesel {
             is_new,
             released: false,
             input,
+            dialled: Vec::new(),
             full_path: None,
             path: None,
             echo: Echo {

@@ -27,9 +27,16 @@ impl Dialect for Hubtel {
         let client_state = super::optional(get("ClientState")?, "ClientState", ECHO_LEN_MAX)?;
         let kind = super::required(get("Type")?, "Type", 32)?.to_ascii_lowercase();
         let message = super::input(get("Message")?, INPUT_LEN_MAX)?;
+        let mut dialled = Vec::new();
         let (is_new, released, input) = match kind.as_str() {
-            // The initiation message is the dial string (`*714#`), not an input.
-            "initiation" => (true, false, String::new()),
+            // The initiation message is the dial string (`*714#`), not an input; a dial
+            // shortcut (`*714*5*M001#`) carries inputs after the code.
+            "initiation" => {
+                if let Some(code) = &service_code {
+                    dialled = super::dialled_inputs(&message, code);
+                }
+                (true, false, String::new())
+            }
             "response" => (false, false, message),
             "release" | "timeout" => (false, true, String::new()),
             _ => return Err(DialectError::InvalidField("Type")),
@@ -42,6 +49,7 @@ impl Dialect for Hubtel {
             is_new,
             released,
             input,
+            dialled,
             full_path: None,
             path: None,
             echo: Echo {
@@ -97,11 +105,20 @@ mod tests {
                 is_new: true,
                 released: false,
                 input: String::new(),
+                dialled: Vec::new(),
                 full_path: None,
                 path: None,
                 echo: Echo::default(),
             }
         );
+        let req = hubtel(
+            r#"{"Type":"initiation","Message":"*714*5*M001*100#","ServiceCode":"714",
+                "Mobile":"233246912184","SessionId":"8d44bc4f"}"#,
+        )
+        .unwrap();
+        assert_eq!(req.dialled, ["5", "M001", "100"]);
+        assert!(req.is_new);
+        assert_eq!(req.input, "");
         let req = hubtel(
             r#"{"Sequence":2,"Type":"Response","Message":"1","ServiceCode":"714","Operator":"mtn",
                 "ClientState":"menu","Mobile":233246912184,"SessionId":"8d44bc4e"}"#,

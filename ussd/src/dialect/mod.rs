@@ -93,6 +93,11 @@ pub struct UssdRequest {
     /// Africa's Talking only: every input of the session so far, split on `*` (empty on the
     /// first hop; `1**2` gives `["1", "", "2"]`). `None` for gateways that send only the latest.
     pub full_path: Option<Vec<String>>,
+    /// Inputs dialled with the service code (`*384*44135*5*M001*100#` carries `5`, `M001` and
+    /// `100`): the server feeds them with `engine::dialled` when this hop starts a session, and
+    /// ignores them otherwise. Africa's Talking sends them as the first hop's text, Hubtel in
+    /// the initiation message; Arkesel cannot tell them from its service code, so never.
+    pub dialled: Vec<String>,
     /// Africa's Talking only: the raw `text` field, to be stored with the session for the next
     /// hop's [`UssdRequest::latest_input`].
     pub path: Option<String>,
@@ -107,6 +112,22 @@ pub struct Echo {
     pub client_state: Option<String>,
     /// Arkesel `userID`.
     pub user_id: Option<String>,
+}
+
+/// The inputs in a dial string after its service code: `*714*5*M001*100#` with the service
+/// code `714` (or `*714#`) gives `5`, `M001` and `100`. None if the string is not that code
+/// followed by inputs.
+pub(crate) fn dialled_inputs(dial: &str, service_code: &str) -> Vec<String> {
+    let code = service_code.trim_start_matches('*').trim_end_matches('#');
+    let inputs = dial
+        .strip_prefix('*')
+        .and_then(|d| d.strip_suffix('#'))
+        .and_then(|d| d.strip_prefix(code))
+        .and_then(|d| d.strip_prefix('*'));
+    match inputs {
+        Some(inputs) if !code.is_empty() => inputs.split('*').map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl UssdRequest {

@@ -160,3 +160,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dialled_inputs_follow_the_service_code() {
+    use super::dialled_inputs;
+    assert_eq!(
+        dialled_inputs("*714*5*M001*100#", "714"),
+        ["5", "M001", "100"]
+    );
+    assert_eq!(dialled_inputs("*384*44135*1#", "*384*44135#"), ["1"]);
+    // An empty input between two stars is still an input.
+    assert_eq!(dialled_inputs("*714*5**1#", "*714#"), ["5", "", "1"]);
+    for (dial, code) in [
+        ("*714#", "714"),
+        ("*715*1#", "714"),
+        ("*7145*1#", "714"),
+        ("*714*1", "714"),
+        ("714*1#", "714"),
+        ("*714*1#", ""),
+        ("*714*1#", "*#"),
+    ] {
+        assert!(
+            dialled_inputs(dial, code).is_empty(),
+            "{dial:?} with {code:?}"
+        );
+    }
+}

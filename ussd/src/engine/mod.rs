@@ -170,6 +170,37 @@ pub fn handle(mut state: SessionState, event: Event, cfg: &EngineConfig) -> Turn
     }
 }
 
+/// Inputs a dial string may carry (`*384*44135*5*M123*10#` carries three).
+pub const DIALLED_INPUTS_MAX: usize = 8;
+
+/// What [`dialled`] made of a dial string's next input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dialled {
+    /// Taken as if typed: go on with this turn (perform its effects, then feed the next input).
+    Fed(Turn),
+    /// Feed nothing more: the session shows the screen it is on. It has ended, or the previous
+    /// input was refused and its hint is on that screen.
+    Stop(SessionState),
+}
+
+/// Feeds one input that the customer dialled with the service code (a dial shortcut:
+/// `*384*44135*5*M123*10#` opens Pay, merchant M123, amount 10). Call it after [`start`], once
+/// per input in order, each time the previous turn has reached a screen; at most
+/// [`DIALLED_INPUTS_MAX`] inputs. A screen that asks for a PIN is never fed from a dial string:
+/// phones keep dial strings in their call log and networks in theirs. If inputs remain when
+/// such a screen is reached, the PIN was dialled: the session ends with a warning rather than
+/// use it.
+pub fn dialled(state: SessionState, input: &str, cfg: &EngineConfig) -> Dialled {
+    if state.is_ended() || state.invalid_inputs > 0 {
+        return Dialled::Stop(state);
+    }
+    if journey::asks_for_pin(&state.step) {
+        let text = catalog::plain(state.language, Msg::DialledPin);
+        return Dialled::Fed(end(state, text));
+    }
+    Dialled::Fed(handle(state, Event::Input(input.to_owned()), cfg))
+}
+
 fn on_input(state: SessionState, input: &str, cfg: &EngineConfig) -> Turn {
     let cx = cx(&state, cfg);
     if input.chars().count() > crate::dialect::INPUT_LEN_MAX {

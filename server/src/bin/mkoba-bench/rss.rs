@@ -226,7 +226,13 @@ pub fn run(args: RssArgs) -> anyhow::Result<()> {
             Duration::ZERO,
             seconds,
         );
-        let pay = ussd::pay_load(&gateway, world.funded, args.pay_clients, seconds);
+        let pay = ussd::pay_load(
+            &gateway,
+            world.funded,
+            args.pay_clients,
+            seconds,
+            ussd::PayRoute::Menus,
+        );
         let ledger = ledger_load(&server.base, &world, args.ledger_rate, seconds);
         tokio::join!(menu, pay, ledger)
     });

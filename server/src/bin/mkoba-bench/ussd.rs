@@ -47,6 +47,9 @@ pub struct UssdArgs {
     pub pay_clients: usize,
     #[arg(long, default_value_t = 20)]
     pub pay_seconds: u64,
+    /// How payments reach the PIN prompt: through the menus or a dial shortcut.
+    #[arg(long, value_enum, default_value_t = PayRoute::Menus)]
+    pub pay_route: PayRoute,
     /// Threads of the bare argon2 loop; default: one per core.
     #[arg(long)]
     pub argon2_threads: Option<usize>,
@@ -158,15 +161,38 @@ pub const MENU_JOURNEY: [(&str, &str, &str); 5] = [
     ("0", "CON ", "Hi Bench"),
 ];
 
-/// Paying the bench merchant KES 10.
-pub fn pay_journey() -> [(&'static str, &'static str, &'static str); 5] {
-    [
-        ("", "CON ", "Hi Bench"),
-        ("5", "CON ", "Enter merchant code"),
-        (served::MERCHANT_CODE, "CON ", "Enter amount"),
-        ("10", "CON ", "Enter PIN"),
-        (served::PIN, "END ", "Paid KES 10.00"),
-    ]
+/// How a bench payment reaches the PIN prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayRoute {
+    /// Dial, Pay, merchant code, amount, PIN: 5 hops.
+    #[default]
+    Menus,
+    /// A dial shortcut (`*384*5*<merchant>*10#`), then the PIN: 2 hops.
+    Dialled,
+}
+
+/// Paying the bench merchant KES 10: each hop's whole path (every input so far joined by `*`,
+/// as Africa's Talking sends it), the expected reply prefix and a phrase the reply must contain.
+/// The last hop carries the PIN.
+pub fn pay_journey(route: PayRoute) -> Vec<(String, &'static str, &'static str)> {
+    let code = served::MERCHANT_CODE;
+    let confirm = format!("5*{code}*10");
+    let paid = (
+        format!("{confirm}*{}", served::PIN),
+        "END ",
+        "Paid KES 10.00",
+    );
+    match route {
+        PayRoute::Menus => vec![
+            (String::new(), "CON ", "Hi Bench"),
+            ("5".to_owned(), "CON ", "Enter merchant code"),
+            (format!("5*{code}"), "CON ", "Enter amount"),
+            (confirm, "CON ", "Enter PIN"),
+            paid,
+        ],
+        PayRoute::Dialled => vec![(confirm, "CON ", "Enter PIN"), paid],
+    }
 }
 
 /// A well-mixed customer index for a session (splitmix64 of the lane and session numbers).
@@ -316,6 +342,7 @@ pub async fn menu_load(
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PayFigures {
+    pub route: PayRoute,
     pub clients: usize,
     pub payments: u64,
     pub failed: u64,
@@ -336,6 +363,7 @@ pub async fn pay_load(
     funded: usize,
     clients: usize,
     seconds: Duration,
+    route: PayRoute,
 ) -> PayFigures {
     let clients = clients.max(1);
     let started = Instant::now();
@@ -354,19 +382,16 @@ pub async fn pay_load(
                 let msisdn = served::msisdn(customer);
                 n += 1;
                 let flow_start = Instant::now();
-                let mut path = String::new();
                 let mut failed = None;
-                for (i, (input, prefix, marker)) in pay_journey().into_iter().enumerate() {
-                    if i > 1 {
-                        path.push('*');
-                    }
-                    path.push_str(input);
+                let journey = pay_journey(route);
+                let last = journey.len() - 1;
+                for (i, (path, prefix, marker)) in journey.into_iter().enumerate() {
                     let hop_start = Instant::now();
                     if let Err(e) = gateway.hop(&session, &msisdn, &path, prefix, marker).await {
                         failed = Some(format!("hop {i}: {}", e.kind()));
                         break;
                     }
-                    if i == 4 {
+                    if i == last {
                         pins.push(micros(hop_start.elapsed()));
                     }
                 }
@@ -400,6 +425,7 @@ pub async fn pay_load(
     pins.sort_unstable();
     let elapsed = (last - started).as_secs_f64();
     PayFigures {
+        route,
         clients,
         payments,
         failed: failures.values().sum(),
@@ -513,8 +539,8 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
             argon2_seconds,
         )?);
         eprintln!(
-            "PIN payments: {} clients, {} s…",
-            args.pay_clients, args.pay_seconds
+            "PIN payments ({:?}): {} clients, {} s…",
+            args.pay_route, args.pay_clients, args.pay_seconds
         );
         let cpu = server.cpu_seconds();
         let mut figures = runtime.block_on(pay_load(
@@ -522,6 +548,7 @@ pub fn run(args: UssdArgs) -> anyhow::Result<()> {
             world.funded,
             args.pay_clients,
             Duration::from_secs(args.pay_seconds),
+            args.pay_route,
         ));
         figures.server_cpu_seconds = server.cpu_seconds().zip(cpu).map(|(b, a)| b - a);
         Some(figures)

@@ -106,6 +106,50 @@ pub(crate) fn render(step: &Step, cx: &Cx<'_>) -> Body {
     }
 }
 
+/// The screen takes a PIN, the current one or a new one. Exhaustive on purpose: a new screen
+/// must say whether a dial string may feed it (see [`crate::engine::dialled`]).
+pub(crate) fn asks_for_pin(step: &Step) -> bool {
+    use account::AccountStep as A;
+    use allowances::AllowanceStep as L;
+    use approvals::ApprovalStep as P;
+    use buy::BuyStep as B;
+    use history::HistoryStep as H;
+    use register::RegStep as R;
+    match step {
+        Step::BalancePin => true,
+        Step::Ended { .. } | Step::Main | Step::Notice(_) => false,
+        Step::Register(s) => match s {
+            R::Pin { .. } | R::PinAgain { .. } => true,
+            R::Language | R::Name | R::Terms { .. } => false,
+        },
+        Step::Send(s) => matches!(s, send::SendStep::Confirm { .. }),
+        Step::Withdraw(s) => matches!(s, withdraw::WithdrawStep::Confirm { .. }),
+        Step::Pay(s) => matches!(s, pay::PayStep::Confirm { .. }),
+        Step::Buy(s) => match s {
+            B::AirtimeConfirm { .. } | B::ProductConfirm { .. } => true,
+            B::Menu | B::AirtimeNumber | B::AirtimeAmount { .. } | B::Categories => false,
+            B::Products { .. } => false,
+        },
+        Step::Approvals(s) => match s {
+            P::Pin { .. } => true,
+            P::List { .. } | P::Detail { .. } => false,
+        },
+        Step::Account(s) => match s {
+            A::Pin(_) | A::LimitsPin | A::CancelPin => true,
+            A::Menu | A::Language => false,
+        },
+        Step::History(s) => match s {
+            H::StatementPin | H::ReverseConfirm { .. } => true,
+            H::Statement { .. } | H::Recent { .. } => false,
+        },
+        Step::Allowances(s) => match s {
+            L::Confirm(_) => true,
+            L::Menu | L::List { .. } | L::Detail { .. } | L::RevokeConfirm { .. } => false,
+            L::Code | L::Cap { .. } | L::PerCharge { .. } | L::Days { .. } => false,
+        },
+    }
+}
+
 pub(crate) fn register_start() -> Step {
     Step::Register(register::RegStep::Language)
 }

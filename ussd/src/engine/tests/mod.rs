@@ -4,6 +4,7 @@
 mod account;
 mod allowances;
 mod approvals;
+mod dialled;
 mod hops;
 mod journeys;
 mod navigation;
@@ -421,9 +422,39 @@ impl Session {
     pub fn send(&mut self, input: &str) -> &str {
         let state = SessionState::from_json(&self.stored).expect("stored state reads back");
         self.hops += 1;
+        // Every input that reaches a PIN check must have been typed on a screen that says it
+        // takes a PIN: `dialled` relies on that to keep PINs out of dial strings.
+        let takes_pin = super::journey::asks_for_pin(&state.step);
+        let logged = self.world.log.len();
         let turn = handle(state, Event::Input(input.to_owned()), &self.cfg);
         self.finish(turn);
+        let checked = self.world.log[logged..]
+            .iter()
+            .flat_map(pins_in)
+            .any(|p| p == input);
+        assert!(
+            !checked || takes_pin,
+            "input {input:?} reached a PIN check from a screen not marked as taking a PIN"
+        );
         &self.screen
+    }
+
+    /// Dials with inputs in the dial string (`*384*44135*5*M001*100#`): hop 1 only.
+    pub fn dial_with(
+        profile: &Profile,
+        cfg: EngineConfig,
+        world: World,
+        inputs: &[&str],
+    ) -> Session {
+        let mut session = Session::dial(profile, cfg, world);
+        for input in inputs {
+            let state = SessionState::from_json(&session.stored).expect("stored state reads back");
+            match dialled(state, input, &session.cfg) {
+                Dialled::Fed(turn) => session.finish(turn),
+                Dialled::Stop(_) => break,
+            }
+        }
+        session
     }
 
     /// Runs a whole script of inputs, returning the last screen.
@@ -455,6 +486,29 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// The PINs an effect carries to the server.
+pub(crate) fn pins_in(effect: &Effect) -> Vec<&str> {
+    match effect {
+        Effect::Register { pin, .. }
+        | Effect::Execute { pin, .. }
+        | Effect::Balance { pin }
+        | Effect::MiniStatement { pin }
+        | Effect::Limits { pin }
+        | Effect::GrantAllowance { pin, .. } => vec![pin.expose()],
+        Effect::ChangePin { old, new } => vec![old.expose(), new.expose()],
+        Effect::LookupRecipient { .. }
+        | Effect::LookupAgent { .. }
+        | Effect::LookupMerchant { .. }
+        | Effect::Quote { .. }
+        | Effect::ListCatalog { .. }
+        | Effect::ListApprovals
+        | Effect::ListRecentSends
+        | Effect::SetLanguage { .. }
+        | Effect::ListAllowances
+        | Effect::RevokeAllowance { .. } => Vec::new(),
     }
 }
 
