@@ -201,7 +201,8 @@ async fn answer(
         }
         (_, profile) => {
             let profile = profile.unwrap_or(Profile::Unregistered);
-            let dialled = &request.dialled[..request.dialled.len().min(DIALLED_INPUTS_MAX)];
+            let n = request.dialled.len().min(DIALLED_INPUTS_MAX);
+            let dialled = request.dialled.get(..n).unwrap_or_default();
             (engine::start(&key, &profile, &app.ussd_engine), 0, dialled)
         }
     };
