@@ -307,17 +307,30 @@ pub fn delivery_report(
     Ok(n > 0)
 }
 
+/// Rows [`for_recipient`] looks through, newest first.
+pub const RECENT_ROWS_SCANNED: i64 = 100_000;
+
+/// The newest messages to one number among the last [`RECENT_ROWS_SCANNED`] rows, newest first:
+/// for the development inbox and tests. There is no index by number on purpose: every transfer
+/// writes two outbox rows, and an index on a random key costs the ledger a random page for each.
 pub fn for_recipient(
     conn: &mut AnyConnection,
     recipient: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(with_conn!(conn, |c| sms_outbox::table
-        .filter(sms_outbox::recipient.eq(recipient))
-        .order(sms_outbox::id.desc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
-        .load(c))?)
+    Ok(with_conn!(conn, |c| {
+        let newest: Option<i64> = sms_outbox::table
+            .select(diesel::dsl::max(sms_outbox::id))
+            .get_result(c)?;
+        let oldest = newest.unwrap_or(0).saturating_sub(RECENT_ROWS_SCANNED);
+        sms_outbox::table
+            .filter(sms_outbox::id.gt(oldest))
+            .filter(sms_outbox::recipient.eq(recipient))
+            .order(sms_outbox::id.desc())
+            .limit(limit)
+            .select(OutboxRow::as_select())
+            .load(c)
+    })?)
 }
 
 #[derive(QueryableByName)]

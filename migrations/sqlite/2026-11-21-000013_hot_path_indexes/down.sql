@@ -1,0 +1,1 @@
+CREATE INDEX sms_outbox_recipient ON sms_outbox (recipient, id);
