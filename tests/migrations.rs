@@ -87,3 +87,120 @@ fn sqlite_migrates_up_down_up() {
 fn postgres_migrates_up_down_up() {
     up_down_up(Backend::Postgres);
 }
+
+/// Unique indexes SQLite keeps on `transactions`, by the columns they cover.
+fn sqlite_unique_columns(c: &mut diesel::SqliteConnection) -> BTreeSet<String> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    diesel::sql_query(
+        "SELECT ii.name FROM pragma_index_list('transactions') AS il, \
+         pragma_index_info(il.name) AS ii WHERE il.[unique] = 1 AND il.origin <> 'pk'",
+    )
+    .load::<Column>(c)
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .collect()
+}
+
+/// Migration 000013 rebuilds SQLite's journal table to drop the unique index on `code`: with a
+/// journal in it, down and up again keep every row, the append-only triggers, foreign keys, and
+/// a ledger that reconciles and goes on taking transfers.
+#[test]
+fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
+    use diesel::prelude::*;
+    use mkoba_ledger::{Outcome, Tier, TxnKind};
+    let env = crate::support::TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let wallets: Vec<_> = (0..5)
+        .map(|i| env.customer(&format!("+25470055000{i}"), Tier::Tier1))
+        .collect();
+    for w in &wallets {
+        assert!(matches!(
+            env.submit(TxnKind::Deposit, float, *w, 50_000),
+            Outcome::Accepted(_)
+        ));
+    }
+    let before = env.journal_size();
+    let codes_before: Vec<(i64, String)> = {
+        use mkoba::store::schema::transactions;
+        let mut conn = env.conn();
+        mkoba::with_conn!(&mut *conn, |c| transactions::table
+            .select((transactions::id, transactions::code))
+            .order(transactions::id)
+            .load(c))
+        .unwrap()
+    };
+    let mut conn = env.conn();
+    let AnyConnection::Sqlite(c) = &mut *conn else {
+        panic!("SQLite")
+    };
+    assert_eq!(
+        sqlite_unique_columns(c),
+        BTreeSet::from(["idempotency_key".to_owned()])
+    );
+    for _ in 0..2 {
+        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        assert_eq!(
+            sqlite_unique_columns(c),
+            BTreeSet::from(["code".to_owned(), "idempotency_key".to_owned()])
+        );
+        assert_eq!(
+            c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
+            1
+        );
+        assert_eq!(
+            sqlite_unique_columns(c),
+            BTreeSet::from(["idempotency_key".to_owned()])
+        );
+    }
+    // Foreign keys are back on and nothing dangles; the journal still refuses edits.
+    let fk: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "(SELECT foreign_keys FROM pragma_foreign_keys)",
+    ))
+    .get_result(c)
+    .unwrap();
+    assert_eq!(fk, 1);
+    let dangling: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pragma_foreign_key_check)",
+    ))
+    .get_result(c)
+    .unwrap();
+    assert_eq!(dangling, 0);
+    let edit = diesel::sql_query("UPDATE transactions SET memo = 'x'").execute(c);
+    assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
+    let orphan = diesel::sql_query(
+        "INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id, \
+         amount_minor, reservation) VALUES (999999, 0, 'principal', 1, 2, 1, 0)",
+    )
+    .execute(c);
+    assert!(
+        orphan.is_err(),
+        "a posting without its transaction was taken"
+    );
+    drop(conn);
+
+    let codes_after: Vec<(i64, String)> = {
+        use mkoba::store::schema::transactions;
+        let mut conn = env.conn();
+        mkoba::with_conn!(&mut *conn, |c| transactions::table
+            .select((transactions::id, transactions::code))
+            .order(transactions::id)
+            .load(c))
+        .unwrap()
+    };
+    assert_eq!(codes_after, codes_before);
+    assert_eq!(env.journal_size(), before);
+    env.assert_reconciles();
+    // The writer's prepared statements survive the schema change.
+    assert!(matches!(
+        env.submit(TxnKind::Transfer, wallets[0], wallets[1], 1_000),
+        Outcome::Accepted(_)
+    ));
+    env.assert_reconciles();
+}

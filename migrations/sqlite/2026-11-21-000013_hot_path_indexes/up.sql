@@ -1,7 +1,46 @@
 -- Every confirmed transfer writes two outbox rows; this index put each of them on a random page
--- (numbers are random), which was 13% of SQLite ledger throughput (10,900 -> 12,600 transfers/s
--- without it in mkoba-bench). Only the development inbox (/dev/sms/{number}) looked messages up
--- by number, and it now reads the most recent rows instead (sms::outbox::for_recipient).
-DROP INDEX sms_outbox_recipient;
--- transactions.code keeps its UNIQUE here: SQLite cannot drop a column constraint without
--- rebuilding the journal table (see ops/BENCHMARKS.md, session 6). PostgreSQL drops it.
+-- (numbers are random). Only the development inbox (/dev/sms/{number}) looked messages up by
+-- number, and it now reads the most recent rows instead (sms::outbox::for_recipient).
+--
+-- A transaction code is the id through a keyed permutation (mkoba_ledger::TxnCodes): two ids
+-- never share a code, and every lookup by code decodes it to the id. Its unique index was one
+-- more random page per transfer that nothing read, and the page that grew with the journal: at
+-- 10M transactions it cost a quarter of the throughput (ops/BENCHMARKS.md, session 6).
+-- SQLite cannot drop a column constraint, so the journal table is rebuilt (SQLite's own
+-- procedure: foreign keys off, copy, drop, rename, indexes and triggers again). That is outside
+-- diesel's transaction (metadata.toml), in a transaction of its own; if the process dies before
+-- diesel records the migration, the next start runs the same rebuild again.
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS sms_outbox_recipient;
+CREATE TABLE transactions_rebuilt (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL CHECK (length(code) = 10),
+    idempotency_key TEXT NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 128),
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('deposit', 'withdrawal', 'transfer', 'merchant_payment', 'purchase', 'fee',
+                                       'commission', 'reversal', 'float_issuance', 'float_transfer', 'adjustment', 'refund', 'disbursement')),
+    phase TEXT NOT NULL CHECK (phase IN ('posted', 'pending', 'post_pending', 'void_pending')),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
+    fee_minor BIGINT NOT NULL CHECK (fee_minor >= 0),
+    commission_minor BIGINT NOT NULL CHECK (commission_minor >= 0),
+    debit_account_id BIGINT NOT NULL REFERENCES accounts (id),
+    credit_account_id BIGINT NOT NULL REFERENCES accounts (id),
+    related_id BIGINT REFERENCES transactions (id),
+    expires_at BIGINT,
+    memo TEXT NOT NULL CHECK (length(memo) <= 512),
+    metadata TEXT NOT NULL CHECK (length(metadata) <= 8192),
+    created_at BIGINT NOT NULL
+);
+INSERT INTO transactions_rebuilt SELECT * FROM transactions;
+DROP TABLE transactions;
+ALTER TABLE transactions_rebuilt RENAME TO transactions;
+CREATE INDEX transactions_related ON transactions (related_id) WHERE related_id IS NOT NULL;
+CREATE INDEX transactions_created ON transactions (created_at);
+CREATE TRIGGER transactions_no_update BEFORE UPDATE ON transactions
+BEGIN SELECT RAISE(ABORT, 'journal rows are append-only: UPDATE on transactions refused'); END;
+CREATE TRIGGER transactions_no_delete BEFORE DELETE ON transactions
+BEGIN SELECT RAISE(ABORT, 'journal rows are append-only: DELETE on transactions refused'); END;
+COMMIT;
+PRAGMA foreign_keys = ON;
