@@ -127,7 +127,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         ));
     }
     let before = env.journal_size();
-    let codes_before: Vec<(i64, String)> = {
+    let codes = || -> Vec<(i64, String)> {
         use mkoba::store::schema::transactions;
         let mut conn = env.conn();
         mkoba::with_conn!(&mut *conn, |c| transactions::table
@@ -136,6 +136,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
             .load(c))
         .unwrap()
     };
+    let codes_before = codes();
     let mut conn = env.conn();
     let AnyConnection::Sqlite(c) = &mut *conn else {
         panic!("SQLite")
@@ -185,16 +186,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
     );
     drop(conn);
 
-    let codes_after: Vec<(i64, String)> = {
-        use mkoba::store::schema::transactions;
-        let mut conn = env.conn();
-        mkoba::with_conn!(&mut *conn, |c| transactions::table
-            .select((transactions::id, transactions::code))
-            .order(transactions::id)
-            .load(c))
-        .unwrap()
-    };
-    assert_eq!(codes_after, codes_before);
+    assert_eq!(codes(), codes_before);
     assert_eq!(env.journal_size(), before);
     env.assert_reconciles();
     // The writer's prepared statements survive the schema change.

@@ -41,15 +41,7 @@ struct At<'a> {
 
 impl<'a> At<'a> {
     fn dial(s: &'a Running, phone: &str, session: &str) -> (At<'a>, String) {
-        let mut at = At {
-            s,
-            session: session.into(),
-            phone: phone.into(),
-            path: Vec::new(),
-            hops: 0,
-        };
-        let screen = at.post();
-        (at, screen)
+        At::dial_with(s, phone, session, &[])
     }
 
     /// Dials a shortcut: `*384*44135*5*M001#` arrives as the first hop's text `5*M001`.
