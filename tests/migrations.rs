@@ -146,6 +146,8 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
+        // 000014 (account chains) goes first, then 000013.
+        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         assert_eq!(
             sqlite_unique_columns(c),
@@ -153,7 +155,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            1
+            2
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -195,4 +197,88 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         Outcome::Accepted(_)
     ));
     env.assert_reconciles();
+}
+
+/// Migration 000014 derives each account's chain from the journal already there: down (the
+/// per-account indexes back, the links gone) and up again give the same statements, links that
+/// reconcile, and a journal that still refuses edits and goes on taking transfers.
+fn account_chains_are_derived_from_the_journal(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use mkoba_ledger::{Outcome, Tier, TxnKind};
+    let env = crate::support::TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let wallets: Vec<_> = (0..4)
+        .map(|i| env.customer(&format!("+25470066000{i}"), Tier::Tier1))
+        .collect();
+    for (i, w) in wallets.iter().enumerate() {
+        let minor = 10_000 * (i64::try_from(i).unwrap() + 1);
+        assert!(matches!(
+            env.submit(TxnKind::Deposit, float, *w, minor),
+            Outcome::Accepted(_)
+        ));
+    }
+    for (a, b) in [(0, 1), (1, 2), (2, 0), (3, 0), (0, 3)] {
+        assert!(matches!(
+            env.submit(TxnKind::Transfer, wallets[a], wallets[b], 1_000),
+            Outcome::Accepted(_)
+        ));
+    }
+    let statements = || -> Vec<Vec<(i64, String, i64)>> {
+        let mut conn = env.conn();
+        wallets
+            .iter()
+            .chain([&float])
+            .map(|w| {
+                mkoba::store::reads::statement(&mut conn, w.0, None, 100)
+                    .unwrap()
+                    .into_iter()
+                    .map(|l| (l.transaction_id, l.leg, l.amount_minor))
+                    .collect()
+            })
+            .collect()
+    };
+    let before = statements();
+    assert!(before.iter().all(|s| !s.is_empty()));
+    let size = env.journal_size();
+    {
+        let mut conn = env.conn();
+        match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+                assert_eq!(
+                    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
+                    1
+                );
+            }
+            AnyConnection::Postgres(c) => {
+                c.revert_last_migration(POSTGRES_MIGRATIONS).unwrap();
+                assert_eq!(
+                    c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len(),
+                    1
+                );
+            }
+        }
+        let edit = mkoba::with_conn!(&mut *conn, |c| c
+            .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
+        assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
+    }
+    assert_eq!(env.journal_size(), size);
+    assert_eq!(statements(), before);
+    env.assert_reconciles();
+    assert!(matches!(
+        env.submit(TxnKind::Transfer, wallets[1], wallets[3], 500),
+        Outcome::Accepted(_)
+    ));
+    env.assert_reconciles();
+    assert_eq!(statements()[3].first().map(|l| l.2), Some(500));
+}
+
+#[test]
+fn sqlite_account_chains_are_derived_from_the_journal() {
+    account_chains_are_derived_from_the_journal(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_account_chains_are_derived_from_the_journal() {
+    account_chains_are_derived_from_the_journal(Backend::Postgres);
 }

@@ -34,6 +34,8 @@ conformance!(
     a_corrupt_row_is_an_error_not_a_missing_one,
     frozen_accounts_cannot_move_money,
     statements_page_through_postings,
+    statements_follow_each_accounts_chain,
+    broken_chains_are_reported_and_never_extended,
     sends_post_when_their_cancel_window_closes,
     adjustments_move_money_through_suspense,
 );
@@ -637,4 +639,188 @@ fn adjustments_move_money_through_suspense(backend: Backend) {
     ));
     assert_eq!(env.balance(suspense), 0);
     env.assert_reconciles();
+}
+
+/// A journal touching accounts in every way a statement must show or hide: commission legs,
+/// fee legs (two postings of one transaction on the payer), reservations that post or void,
+/// and a merchant payment. Returns the accounts to look at.
+fn mixed_journal(env: &TestEnv) -> Vec<mkoba_ledger::AccountId> {
+    let (float, commission) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    let shop = env.merchant("SHOP1");
+    for i in 1..=3 {
+        accepted(&env.submit(TxnKind::Deposit, float, alice, i * 10_000));
+    }
+    for i in 1..=4 {
+        accepted(&env.submit(TxnKind::Transfer, alice, bob, i * 1_000));
+    }
+    let hold = |minor| {
+        let mut send = env.request(TxnKind::Transfer, alice, bob, minor);
+        send.pending_expiry_seconds = Some(3_600);
+        accepted(&env.run(Command::Submit(send))).txn_id
+    };
+    let voided = hold(2_500);
+    accepted(&env.run(Command::VoidPending {
+        idempotency_key: env.next_key(),
+        pending: voided,
+        reason: VoidReason::Cancelled,
+    }));
+    let posted = hold(3_500);
+    accepted(&env.run(Command::PostPending {
+        idempotency_key: env.next_key(),
+        pending: posted,
+        amount_minor: None,
+    }));
+    accepted(&env.submit(TxnKind::MerchantPayment, bob, shop, 1_200));
+    accepted(&env.submit(TxnKind::Transfer, bob, alice, 700));
+    vec![
+        alice,
+        bob,
+        float,
+        commission,
+        shop,
+        env.system().fee_revenue,
+    ]
+}
+
+/// (transaction, leg, signed amount) of every posted line on `account`, worked out from the
+/// whole journal without the chains: newest transaction first, money out before money in, last
+/// leg first.
+fn journal_lines(env: &TestEnv, account: i64) -> Vec<(i64, String, i64)> {
+    use diesel::prelude::*;
+    use mkoba::store::schema::postings;
+    use std::cmp::Reverse;
+    let mut conn = env.conn();
+    let rows: Vec<(i64, i16, String, i64, i64, i64, bool)> = mkoba::with_conn!(&mut *conn, |c| {
+        postings::table
+            .select((
+                postings::transaction_id,
+                postings::seq,
+                postings::leg,
+                postings::debit_account_id,
+                postings::credit_account_id,
+                postings::amount_minor,
+                postings::reservation,
+            ))
+            .load(c)
+    })
+    .unwrap();
+    let mut lines: Vec<_> = rows
+        .into_iter()
+        .filter(|r| !r.6 && (r.3 == account || r.4 == account))
+        .map(|(txn, seq, leg, debit, _, amount, _)| {
+            let out = debit == account;
+            let signed = if out { -amount } else { amount };
+            ((Reverse(txn), !out, Reverse(seq)), (txn, leg, signed))
+        })
+        .collect();
+    lines.sort_by_key(|(order, _)| *order);
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
+fn statement_lines(
+    env: &TestEnv,
+    account: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Vec<(i64, String, i64)> {
+    reads::statement(&mut env.conn(), account, before, limit)
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.transaction_id, l.leg, l.amount_minor))
+        .collect()
+}
+
+fn statements_follow_each_accounts_chain(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let accounts = mixed_journal(&env);
+    env.assert_reconciles();
+    let newest = env.journal_size().0 + 2;
+    for account in accounts {
+        let all = journal_lines(&env, account.0);
+        assert!(!all.is_empty(), "account {} has lines", account.0);
+        assert_eq!(statement_lines(&env, account.0, None, 1_000), all);
+        // Every cursor: a transaction on the chain, one just above it (the portal's), and
+        // values on no chain at all (found by walking from the head).
+        for before in 0..=newest {
+            for limit in [1, 3] {
+                let expected: Vec<_> = all
+                    .iter()
+                    .filter(|l| l.0 < before)
+                    .take(limit)
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    statement_lines(&env, account.0, Some(before), i64::try_from(limit).unwrap()),
+                    expected,
+                    "account {} before {before} limit {limit}",
+                    account.0
+                );
+            }
+        }
+    }
+}
+
+fn broken_chains_are_reported_and_never_extended(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let accounts = mixed_journal(&env);
+    let (alice, bob) = (accounts[0], accounts[1]);
+    let run_sql = |sql: &str| {
+        let mut conn = env.conn();
+        mkoba::with_conn!(&mut *conn, |c| c.batch_execute(sql)).unwrap();
+    };
+    let mismatches = || {
+        mkoba::store::reconcile::run(&mut env.conn())
+            .unwrap()
+            .mismatches
+    };
+
+    // A head that is not the account's newest transaction is reported...
+    run_sql(&format!(
+        "UPDATE accounts SET last_transaction_id = NULL WHERE id = {}",
+        bob.0
+    ));
+    let found = mismatches();
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("1 accounts do not name their newest transaction")),
+        "{found:?}"
+    );
+    // ...and a head ahead of the journal stops the writer: the chain never goes forward.
+    run_sql(&format!(
+        "UPDATE accounts SET last_transaction_id = 1000000000000 WHERE id = {}",
+        alice.0
+    ));
+    let size = env.journal_size();
+    let refused = env.app.writer.submit_blocking(Command::Submit(env.request(
+        TxnKind::Transfer,
+        alice,
+        bob,
+        100,
+    )));
+    assert!(
+        format!("{refused:?}").contains("would go behind"),
+        "{refused:?}"
+    );
+    assert_eq!(env.journal_size(), size, "nothing was written");
+
+    // A posting linked to the wrong transaction is reported (the guard lifted to break it).
+    let unguard = match backend {
+        Backend::Sqlite => "DROP TRIGGER postings_no_update;",
+        Backend::Postgres => "ALTER TABLE postings DISABLE TRIGGER postings_append_only;",
+    };
+    run_sql(&format!(
+        "{unguard} UPDATE postings SET debit_prev_txn = NULL WHERE debit_account_id = {} \
+         AND debit_prev_txn IS NOT NULL",
+        alice.0
+    ));
+    let found = mismatches();
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("postings link to the wrong previous transaction")),
+        "{found:?}"
+    );
 }

@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::gsma::parties::{authenticate, resolve, Caller, Holder, Owner, PartyView};
 use crate::gsma::wire::status_of;
 use crate::gsma::{date_time, json as answer, parse_date_time, Category, GsmaError};
+use crate::store::chain;
 use crate::store::rows::{AccountRow, PostingRow, TransactionRow};
 use crate::store::schema::{postings, transactions};
 use crate::store::{blocking, checkout, AnyConnection, StoreError};
@@ -213,28 +214,54 @@ fn entries(
     account: i64,
     page: &Page,
 ) -> Result<Vec<Value>, StoreError> {
-    let rows: Vec<(PostingRow, TransactionRow)> = with_conn!(&mut *conn, |c| {
-        let mut q = postings::table
-            .inner_join(transactions::table)
-            .filter(
-                postings::debit_account_id
-                    .eq(account)
-                    .or(postings::credit_account_id.eq(account)),
-            )
-            .filter(postings::reservation.eq(false))
-            .into_boxed();
-        if let Some(from) = page.from {
-            q = q.filter(transactions::created_at.ge(from.0));
-        }
-        if let Some(to) = page.to {
-            q = q.filter(transactions::created_at.le(to.0));
-        }
-        q.order((postings::transaction_id.desc(), postings::seq.desc()))
-            .offset(page.offset)
-            .limit(page.limit)
-            .select((PostingRow::as_select(), TransactionRow::as_select()))
-            .load(c)
-    })?;
+    // Newest first along the account's chain (`store::chain`); entries newer than the window
+    // are passed over, at most `SEEK_STEPS_MAX` transactions of them.
+    let wanted = usize::try_from(page.offset.saturating_add(page.limit)).unwrap_or(0);
+    let budget = page
+        .offset
+        .saturating_add(page.limit)
+        .saturating_add(chain::SEEK_STEPS_MAX);
+    let (from, to) = (
+        page.from.map_or(i64::MIN, |t| t.0),
+        page.to.map_or(i64::MAX, |t| t.0),
+    );
+    let start = chain::head(conn, account)?;
+    let mut rows: Vec<(PostingRow, TransactionRow)> = Vec::new();
+    chain::each_round(
+        conn,
+        account,
+        start,
+        page.from.map(|t| t.0),
+        page.limit,
+        budget,
+        |conn, walked| {
+            let ids: Vec<i64> = walked
+                .iter()
+                .filter(|t| (from..=to).contains(&t.created_at))
+                .map(|t| t.id)
+                .collect();
+            let mut found: Vec<(PostingRow, TransactionRow)> =
+                with_conn!(&mut *conn, |c| postings::table
+                    .inner_join(transactions::table)
+                    .filter(postings::transaction_id.eq_any(&ids))
+                    .filter(
+                        postings::debit_account_id
+                            .eq(account)
+                            .or(postings::credit_account_id.eq(account)),
+                    )
+                    .filter(postings::reservation.eq(false))
+                    .select((PostingRow::as_select(), TransactionRow::as_select()))
+                    .load(c))?;
+            found.sort_by_key(|(p, _)| std::cmp::Reverse((p.transaction_id, p.seq)));
+            rows.extend(found);
+            Ok(rows.len() < wanted)
+        },
+    )?;
+    let rows: Vec<(PostingRow, TransactionRow)> = rows
+        .into_iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.limit).unwrap_or(0))
+        .collect();
     let mut view = PartyView::new(app, caller.viewer());
     let mut out = Vec::with_capacity(rows.len());
     for (p, t) in rows {

@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::http::error::ApiError;
 use crate::merchant::store as mstore;
 use crate::merchant::{authenticate, iso_time, parse_body, parse_money, Amount, ErrorBody};
+use crate::store::chain;
 use crate::store::schema::{merchant_api_keys, products, transactions};
 use crate::store::{blocking, checkout};
 use crate::with_conn;
@@ -72,43 +73,64 @@ pub async fn get_statement(
         });
     }
     let before = match &query.before {
-        None => i64::MAX,
-        Some(code) => {
+        None => None,
+        Some(code) => Some(
             app.ledger
                 .codes
                 .id_for(code)
                 .ok_or(ApiError::InvalidRequest {
                     message: "before is not a transaction code".into(),
                 })?
-                .0
-        }
+                .0,
+        ),
     };
     let app2 = Arc::clone(&app);
     let page = blocking(move || {
         let mut conn = checkout(&app2.pool)?;
         let account = merchant.account_id;
-        let rows: Vec<Line> = with_conn!(&mut *conn, |c| transactions::table
-            .filter(
-                transactions::debit_account_id
-                    .eq(account)
-                    .or(transactions::credit_account_id.eq(account))
-            )
-            .filter(transactions::phase.eq_any(["posted", "post_pending"]))
-            .filter(transactions::id.lt(before))
-            .order(transactions::id.desc())
-            .limit(limit + 1)
-            .select((
-                transactions::id,
-                transactions::kind,
-                transactions::amount_minor,
-                transactions::fee_minor,
-                transactions::currency,
-                transactions::debit_account_id,
-                transactions::credit_account_id,
-                transactions::memo,
-                transactions::created_at,
-            ))
-            .load(c))?;
+        // Newest first along the merchant account's chain (`store::chain`); transactions where
+        // the account only took a fee or commission leg are not its statement's lines.
+        let wanted = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+        let start = chain::start_below(&mut conn, account, before)?;
+        let budget = limit
+            .saturating_add(1)
+            .saturating_add(chain::SEEK_STEPS_MAX);
+        let mut rows: Vec<Line> = Vec::new();
+        chain::each_round(
+            &mut conn,
+            account,
+            start,
+            None,
+            limit + 1,
+            budget,
+            |conn, walked| {
+                let ids: Vec<i64> = walked.iter().map(|t| t.id).collect();
+                let mut found: Vec<Line> = with_conn!(&mut *conn, |c| transactions::table
+                    .filter(transactions::id.eq_any(&ids))
+                    .filter(
+                        transactions::debit_account_id
+                            .eq(account)
+                            .or(transactions::credit_account_id.eq(account))
+                    )
+                    .filter(transactions::phase.eq_any(["posted", "post_pending"]))
+                    .select((
+                        transactions::id,
+                        transactions::kind,
+                        transactions::amount_minor,
+                        transactions::fee_minor,
+                        transactions::currency,
+                        transactions::debit_account_id,
+                        transactions::credit_account_id,
+                        transactions::memo,
+                        transactions::created_at,
+                    ))
+                    .load(c))?;
+                found.sort_by_key(|line| std::cmp::Reverse(line.0));
+                rows.extend(found);
+                Ok(rows.len() < wanted)
+            },
+        )?;
+        rows.truncate(wanted);
         let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
         let mut entries = Vec::new();
         for (id, kind, amount, fee, currency, debit, credit, memo, created_at) in

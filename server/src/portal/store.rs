@@ -10,7 +10,7 @@ use crate::portal::session::AgentInfo;
 use crate::store::db::{write_transaction, AnyConnection};
 use crate::store::schema::{
     accounts, agents, customers, float_requests, pending_transfers, portal_audit, portal_sessions,
-    portal_users, postings, transactions,
+    portal_users, transactions,
 };
 use crate::store::StoreError;
 use crate::with_conn;
@@ -544,23 +544,36 @@ pub fn totals_since(
         mkoba_ledger::Phase::Posted.as_str(),
         mkoba_ledger::Phase::PostPending.as_str(),
     ];
-    macro_rules! amounts {
-        ($side:expr) => {
-            with_conn!(conn, |c| transactions::table
-                .filter($side.eq(float.0))
-                .filter(transactions::kind.eq(kind.as_str()))
-                .filter(transactions::phase.eq_any(phases))
-                .filter(transactions::created_at.ge(since))
-                .select(transactions::amount_minor)
-                .limit(100_000)
-                .load::<i64>(c))
-        };
-    }
-    let amounts: Vec<i64> = if float_pays {
-        amounts!(transactions::debit_account_id)?
-    } else {
-        amounts!(transactions::credit_account_id)?
-    };
+    // Along the float's chain (`store::chain`), back to `since`.
+    let start = crate::store::chain::head(conn, float.0)?;
+    let mut amounts: Vec<i64> = Vec::new();
+    crate::store::chain::each_round(
+        conn,
+        float.0,
+        start,
+        Some(since),
+        64,
+        crate::store::chain::WALK_STEPS_MAX,
+        |conn, walked| {
+            let ids: Vec<i64> = walked.iter().map(|t| t.id).collect();
+            let found: Vec<i64> = with_conn!(&mut *conn, |c| {
+                let q = transactions::table
+                    .filter(transactions::id.eq_any(&ids))
+                    .filter(transactions::kind.eq(kind.as_str()))
+                    .filter(transactions::phase.eq_any(phases))
+                    .filter(transactions::created_at.ge(since))
+                    .into_boxed();
+                let q = if float_pays {
+                    q.filter(transactions::debit_account_id.eq(float.0))
+                } else {
+                    q.filter(transactions::credit_account_id.eq(float.0))
+                };
+                q.select(transactions::amount_minor).load::<i64>(c)
+            })?;
+            amounts.extend(found);
+            Ok(true)
+        },
+    )?;
     let count = i64::try_from(amounts.len()).unwrap_or(i64::MAX);
     Ok((
         count,
@@ -574,15 +587,7 @@ pub fn credited_since(
     account: AccountId,
     since: i64,
 ) -> Result<i64, StoreError> {
-    let amounts: Vec<i64> = with_conn!(conn, |c| postings::table
-        .inner_join(transactions::table)
-        .filter(postings::credit_account_id.eq(account.0))
-        .filter(postings::reservation.eq(false))
-        .filter(transactions::created_at.ge(since))
-        .select(postings::amount_minor)
-        .limit(100_000)
-        .load::<i64>(c))?;
-    Ok(amounts.iter().fold(0_i64, |a, b| a.saturating_add(*b)))
+    crate::store::reads::credited_since(conn, account.0, since)
 }
 
 /// The customers owning these wallets, by wallet id: (name, msisdn).

@@ -6,11 +6,11 @@
 //! rows are written with a conditional update on the balance that was read, so a writer that
 //! somehow skipped the lock would fail loudly instead of losing an update.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt};
+use diesel::sql_types::{Array, BigInt, Nullable};
 use mkoba_ledger::{
     AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
     Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp,
@@ -20,6 +20,7 @@ use mkoba_ledger::{
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
 use crate::store::bulk::AccountUpdate;
 use crate::store::cached::cached_if_short;
+use crate::store::chain::{self, Heads};
 use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
 use crate::store::rows::{AccountRow, PendingRow, PostingRow, TransactionRow};
 use crate::store::schema::{
@@ -388,7 +389,7 @@ fn load_state(
     fee_revenue: BTreeMap<Currency, AccountId>,
     commands: &[Command],
     lock: Lock,
-) -> Result<BatchState, StoreError> {
+) -> Result<(BatchState, Heads), StoreError> {
     let pending_ids: BTreeSet<i64> = commands
         .iter()
         .filter_map(Command::pending_ref)
@@ -420,20 +421,23 @@ fn load_state(
     let links = ctx.commission_links(conn, &account_ids)?;
     account_ids.extend(links);
     let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
-    let accounts = lock_accounts(conn, &ids, lock)?
+    let rows = lock_accounts(conn, &ids, lock)?;
+    let heads = Heads::new(rows.iter().map(|row| (row.id, row.last_transaction_id)));
+    let accounts = rows
         .iter()
         .map(|row| row.to_state().map(|s| (s.id, s)))
         .collect::<Result<BTreeMap<AccountId, AccountState>, StoreError>>()?;
     let keys: Vec<&str> = commands.iter().map(Command::idempotency_key).collect();
     let prior_keys = load_prior_keys(conn, &keys)?;
-    Ok(BatchState {
+    let state = BatchState {
         accounts,
         pendings,
         originals,
         prior_keys,
         allowances,
         fee_revenue,
-    })
+    };
+    Ok((state, heads))
 }
 
 /// What `command` would do now, without doing it: the real rules on a consistent snapshot, so a
@@ -446,7 +450,7 @@ pub fn dry_run(
 ) -> Result<Outcome, StoreError> {
     snapshot_transaction(conn, |conn| {
         let commands = std::slice::from_ref(command);
-        let state = load_state(conn, ctx, ctx.fee_revenue.clone(), commands, Lock::None)?;
+        let (state, _) = load_state(conn, ctx, ctx.fee_revenue.clone(), commands, Lock::None)?;
         let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
         let outcome = batch.apply(command, TxnId(0));
         // Nothing is written; finishing still asserts the batch's invariants.
@@ -483,7 +487,7 @@ pub fn run_batch_as(
         None => Ok(()),
     };
     let outcomes = write_transaction(conn, |conn| {
-        let state = load_state(
+        let (state, mut heads) = load_state(
             conn,
             ctx,
             ctx.fee_revenue_for(writer),
@@ -504,7 +508,7 @@ pub fn run_batch_as(
             .map(|(command, id)| batch.apply(command, id))
             .collect();
         let writes = batch.finish();
-        write(conn, &writes, &before)?;
+        write(conn, &writes, &before, &mut heads)?;
         crate::merchant::events::after_batch(
             conn,
             ctx.pseudonym_key.as_ref(),
@@ -534,17 +538,19 @@ fn write(
     conn: &mut AnyConnection,
     writes: &BatchWrites,
     before: &BTreeMap<AccountId, i64>,
+    heads: &mut Heads,
 ) -> Result<(), StoreError> {
     let txn_rows: Vec<TransactionRow> = writes
         .entries
         .iter()
         .map(TransactionRow::from_entry)
         .collect();
-    let posting_rows: Vec<PostingRow> = writes
+    let mut posting_rows: Vec<PostingRow> = writes
         .entries
         .iter()
         .flat_map(PostingRow::rows_for)
         .collect();
+    chain::link(&mut posting_rows, heads)?;
     match conn {
         AnyConnection::Postgres(c) => insert_journal_pg(c, &txn_rows, &posting_rows)?,
         AnyConnection::Sqlite(_) => {
@@ -583,7 +589,7 @@ fn write(
         }
     }
     write_allowances(conn, writes)?;
-    write_accounts(conn, &writes.accounts, before)?;
+    write_accounts(conn, &writes.accounts, before, heads)?;
     Ok(())
 }
 
@@ -689,7 +695,26 @@ fn write_accounts(
     conn: &mut AnyConnection,
     changed: &[AccountState],
     before: &BTreeMap<AccountId, i64>,
+    heads: &Heads,
 ) -> Result<(), StoreError> {
+    // A posting always changes its accounts' balances or reservations, so the heads that moved
+    // are written with them; an account whose movements cancelled out within the batch only
+    // has its head written, apart.
+    let changed_ids: HashSet<i64> = changed.iter().map(|a| a.id.0).collect();
+    let heads_only: Vec<i64> = heads
+        .moved()
+        .filter(|id| !changed_ids.contains(id))
+        .collect();
+    for id in heads_only {
+        let updated = with_conn!(&mut *conn, |c| diesel::update(accounts::table.find(id))
+            .set(accounts::last_transaction_id.eq(heads.head(id)))
+            .execute(c))?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "account {id} vanished under the batch"
+            )));
+        }
+    }
     let mut expected = Vec::with_capacity(changed.len());
     for account in changed {
         expected.push(
@@ -706,10 +731,12 @@ fn write_accounts(
         let updated = diesel::sql_query(
             "UPDATE accounts AS a SET balance_minor = v.balance, \
                pending_debits_minor = v.pending_debits, pending_credits_minor = v.pending_credits, \
-               day_number = v.day_number, day_debits_minor = v.day_debits \
+               day_number = v.day_number, day_debits_minor = v.day_debits, \
+               last_transaction_id = v.last_transaction_id \
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
-                         $6::bigint[], $7::bigint[]) \
-               AS v(id, expected, balance, pending_debits, pending_credits, day_number, day_debits) \
+                         $6::bigint[], $7::bigint[], $8::bigint[]) \
+               AS v(id, expected, balance, pending_debits, pending_credits, day_number, day_debits, \
+                    last_transaction_id) \
              WHERE a.id = v.id AND a.balance_minor = v.expected",
         )
         .bind::<Array<BigInt>, _>(column(|a| a.id.0))
@@ -719,6 +746,9 @@ fn write_accounts(
         .bind::<Array<BigInt>, _>(column(|a| a.pending_credits_minor))
         .bind::<Array<BigInt>, _>(column(|a| a.day_number))
         .bind::<Array<BigInt>, _>(column(|a| a.day_debits_minor))
+        .bind::<Array<Nullable<BigInt>>, _>(
+            changed.iter().map(|a| heads.head(a.id.0)).collect::<Vec<_>>(),
+        )
         .execute(c)?;
         if updated != changed.len() {
             return Err(StoreError::Conflict(format!(
@@ -743,6 +773,7 @@ fn write_accounts(
             pending_credits: account.pending_credits_minor,
             day_number: account.day_number,
             day_debits: account.day_debits_minor,
+            last_transaction_id: heads.head(account.id.0),
         };
         if update.execute(c)? != 1 {
             return Err(StoreError::Conflict(format!(
@@ -762,7 +793,7 @@ fn insert_journal_pg(
     txns: &[TransactionRow],
     postings: &[PostingRow],
 ) -> Result<(), StoreError> {
-    use diesel::sql_types::{Bool, Nullable, SmallInt, Text};
+    use diesel::sql_types::{Bool, SmallInt, Text};
     if !txns.is_empty() {
         let text = |f: fn(&TransactionRow) -> &str| -> Vec<&str> { txns.iter().map(f).collect() };
         let int = |f: fn(&TransactionRow) -> i64| -> Vec<i64> { txns.iter().map(f).collect() };
@@ -800,9 +831,9 @@ fn insert_journal_pg(
         let int = |f: fn(&PostingRow) -> i64| -> Vec<i64> { postings.iter().map(f).collect() };
         diesel::sql_query(
             "INSERT INTO postings (transaction_id, seq, leg, debit_account_id, \
-               credit_account_id, amount_minor, reservation) \
+               credit_account_id, amount_minor, reservation, debit_prev_txn, credit_prev_txn) \
              SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::bigint[], \
-               $5::bigint[], $6::bigint[], $7::boolean[])",
+               $5::bigint[], $6::bigint[], $7::boolean[], $8::bigint[], $9::bigint[])",
         )
         .bind::<Array<BigInt>, _>(int(|p| p.transaction_id))
         .bind::<Array<SmallInt>, _>(postings.iter().map(|p| p.seq).collect::<Vec<i16>>())
@@ -820,6 +851,18 @@ fn insert_journal_pg(
                 .iter()
                 .map(|p| p.reservation)
                 .collect::<Vec<bool>>(),
+        )
+        .bind::<Array<Nullable<BigInt>>, _>(
+            postings
+                .iter()
+                .map(|p| p.debit_prev_txn)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<BigInt>>, _>(
+            postings
+                .iter()
+                .map(|p| p.credit_prev_txn)
+                .collect::<Vec<_>>(),
         )
         .execute(c)?;
     }

@@ -8,7 +8,7 @@
 //! - account updates run one fixed statement per account ([`AccountUpdate`]), cached by type.
 
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl};
 
@@ -57,6 +57,7 @@ pub struct AccountUpdate {
     pub pending_credits: i64,
     pub day_number: i64,
     pub day_debits: i64,
+    pub last_transaction_id: Option<i64>,
 }
 
 /// The statement's cache key: one SQL text, whatever the values.
@@ -79,6 +80,8 @@ impl QueryFragment<Sqlite> for AccountUpdate {
         out.push_bind_param::<BigInt, _>(&self.day_number)?;
         out.push_sql(", day_debits_minor = ");
         out.push_bind_param::<BigInt, _>(&self.day_debits)?;
+        out.push_sql(", last_transaction_id = ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.last_transaction_id)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<BigInt, _>(&self.id)?;
         out.push_sql(" AND balance_minor = ");

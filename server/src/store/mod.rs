@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bulk;
 pub mod cached;
+pub mod chain;
 pub mod db;
 pub mod intake;
 pub mod parties;

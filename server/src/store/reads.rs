@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use mkoba_ledger::{AccountState, Receipt};
 use serde::Serialize;
 
+use crate::store::chain;
 use crate::store::db::AnyConnection;
 use crate::store::rows::{AccountRow, PostingRow, TransactionRow};
 use crate::store::schema::{accounts, postings, transactions};
@@ -69,41 +70,72 @@ pub struct StatementLine {
 }
 
 /// The newest posted movements on `account_id`, older than `before_txn` if given (keyset
-/// pagination: stable under concurrent inserts, cheap at any depth).
+/// pagination: stable under concurrent inserts). Read along the account's chain
+/// (`store::chain`), so a page costs the same at any depth of the journal.
 pub fn statement(
     conn: &mut AnyConnection,
     account_id: i64,
     before_txn: Option<i64>,
     limit: i64,
 ) -> Result<Vec<StatementLine>, StoreError> {
-    let before = before_txn.unwrap_or(i64::MAX);
+    let wanted = usize::try_from(limit).unwrap_or(0);
     let mut lines = Vec::new();
-    for outgoing in [true, false] {
-        macro_rules! side_query {
-            ($side:expr) => {
-                with_conn!(&mut *conn, |c| postings::table
-                    .inner_join(transactions::table)
-                    .filter($side.eq(account_id))
-                    .filter(postings::reservation.eq(false))
-                    .filter(postings::transaction_id.lt(before))
-                    .order((postings::transaction_id.desc(), postings::seq.desc()))
-                    .limit(limit)
-                    .select((PostingRow::as_select(), TransactionRow::as_select()))
-                    .load(c))
-            };
-        }
-        let rows: Vec<(PostingRow, TransactionRow)> = if outgoing {
-            side_query!(postings::debit_account_id)?
+    if wanted == 0 {
+        return Ok(lines);
+    }
+    let start = chain::start_below(conn, account_id, before_txn)?;
+    // Reservations are not statement lines, so a round may give fewer lines than transactions.
+    let budget = limit.saturating_add(chain::SEEK_STEPS_MAX);
+    chain::each_round(
+        conn,
+        account_id,
+        start,
+        None,
+        limit,
+        budget,
+        |conn, walked| {
+            let ids: Vec<i64> = walked.iter().map(|t| t.id).collect();
+            lines.extend(lines_of(conn, account_id, &ids)?);
+            Ok(lines.len() < wanted)
+        },
+    )?;
+    lines.truncate(wanted);
+    Ok(lines)
+}
+
+/// Newest transaction first, money out before money in, last leg first.
+type LineOrder = (std::cmp::Reverse<i64>, bool, std::cmp::Reverse<i16>);
+
+/// The posted lines of transactions `ids` on `account_id`, newest first: per transaction the
+/// money going out, then the money coming in, each by leg, last leg first.
+fn lines_of(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    ids: &[i64],
+) -> Result<Vec<StatementLine>, StoreError> {
+    let rows: Vec<(PostingRow, TransactionRow)> = with_conn!(&mut *conn, |c| postings::table
+        .inner_join(transactions::table)
+        .filter(postings::transaction_id.eq_any(ids))
+        .filter(
+            postings::debit_account_id
+                .eq(account_id)
+                .or(postings::credit_account_id.eq(account_id)),
+        )
+        .filter(postings::reservation.eq(false))
+        .select((PostingRow::as_select(), TransactionRow::as_select()))
+        .load(c))?;
+    let mut keyed: Vec<(LineOrder, StatementLine)> = Vec::with_capacity(rows.len());
+    for (p, t) in rows {
+        let outgoing = p.debit_account_id == account_id;
+        let (counterparty, amount) = if outgoing {
+            (p.credit_account_id, -p.amount_minor)
         } else {
-            side_query!(postings::credit_account_id)?
+            (p.debit_account_id, p.amount_minor)
         };
-        for (p, t) in rows {
-            let (counterparty, amount) = if outgoing {
-                (p.credit_account_id, -p.amount_minor)
-            } else {
-                (p.debit_account_id, p.amount_minor)
-            };
-            lines.push(StatementLine {
+        let key = (std::cmp::Reverse(t.id), !outgoing, std::cmp::Reverse(p.seq));
+        keyed.push((
+            key,
+            StatementLine {
                 transaction_id: t.id,
                 code: t.code,
                 kind: t.kind,
@@ -114,12 +146,46 @@ pub fn statement(
                 currency: t.currency,
                 memo: t.memo,
                 created_at: t.created_at,
-            });
-        }
+            },
+        ));
     }
-    lines.sort_by_key(|l| std::cmp::Reverse(l.transaction_id));
-    lines.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(lines)
+    keyed.sort_by_key(|(order, _)| *order);
+    Ok(keyed.into_iter().map(|(_, line)| line).collect())
+}
+
+/// Commission and other money credited to `account` since `since` (microseconds), read along
+/// its chain; at most [`chain::WALK_STEPS_MAX`] transactions back.
+pub fn credited_since(
+    conn: &mut AnyConnection,
+    account: i64,
+    since: i64,
+) -> Result<i64, StoreError> {
+    let start = chain::head(conn, account)?;
+    let mut total = 0_i64;
+    chain::each_round(
+        conn,
+        account,
+        start,
+        Some(since),
+        64,
+        chain::WALK_STEPS_MAX,
+        |conn, walked| {
+            let ids: Vec<i64> = walked
+                .iter()
+                .filter(|t| t.created_at >= since)
+                .map(|t| t.id)
+                .collect();
+            let amounts: Vec<i64> = with_conn!(&mut *conn, |c| postings::table
+                .filter(postings::transaction_id.eq_any(&ids))
+                .filter(postings::credit_account_id.eq(account))
+                .filter(postings::reservation.eq(false))
+                .select(postings::amount_minor)
+                .load::<i64>(c))?;
+            total = amounts.iter().fold(total, |a, b| a.saturating_add(*b));
+            Ok(true)
+        },
+    )?;
+    Ok(total)
 }
 
 /// The receipt of a stored transaction, for API answers after a read.

@@ -96,6 +96,30 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
                 OR (t.related_id IS NOT NULL \
                     AND NOT EXISTS (SELECT 1 FROM transactions r WHERE r.id = t.related_id))",
         )?;
+        // Each account's chain (`store::chain`): every posting's link for each of its accounts
+        // names the account's previous transaction, and each account names its newest.
+        let touches =
+            "SELECT debit_account_id AS account_id, transaction_id, debit_prev_txn AS prev \
+             FROM postings UNION ALL \
+             SELECT credit_account_id, transaction_id, credit_prev_txn FROM postings";
+        let broken_links = count(conn, &format!(
+            "WITH touches AS ({touches}), \
+               expected AS (SELECT account_id, transaction_id, \
+                   LAG(transaction_id) OVER (PARTITION BY account_id ORDER BY transaction_id) AS prev \
+                 FROM (SELECT DISTINCT account_id, transaction_id FROM touches) AS d) \
+             SELECT COUNT(*) AS n FROM touches t JOIN expected e \
+               ON e.account_id = t.account_id AND e.transaction_id = t.transaction_id \
+             WHERE COALESCE(t.prev, -1) <> COALESCE(e.prev, -1)"
+        ))?;
+        let wrong_heads = count(
+            conn,
+            &format!(
+                "SELECT COUNT(*) AS n FROM accounts a LEFT JOIN \
+               (SELECT account_id, MAX(transaction_id) AS last FROM ({touches}) AS x \
+                GROUP BY account_id) AS h ON h.account_id = a.id \
+             WHERE COALESCE(a.last_transaction_id, -1) <> COALESCE(h.last, -1)"
+            ),
+        )?;
 
         let get = |m: &HashMap<i64, i64>, id: i64| m.get(&id).copied().unwrap_or(0);
         let lines = rows
@@ -123,6 +147,16 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
         if dangling > 0 {
             report.mismatches.push(format!(
                 "{dangling} journal rows name an account or transaction that does not exist"
+            ));
+        }
+        if broken_links > 0 {
+            report.mismatches.push(format!(
+                "{broken_links} postings link to the wrong previous transaction of an account"
+            ));
+        }
+        if wrong_heads > 0 {
+            report.mismatches.push(format!(
+                "{wrong_heads} accounts do not name their newest transaction"
             ));
         }
         if unbacked > 0 {

@@ -37,6 +37,9 @@ pub struct AccountRow {
     pub day_number: i64,
     pub day_debits_minor: i64,
     pub created_at: i64,
+    /// The newest transaction that touched this account: the head of its chain of postings
+    /// (`store::chain`).
+    pub last_transaction_id: Option<i64>,
 }
 
 impl AccountRow {
@@ -169,6 +172,10 @@ pub struct PostingRow {
     pub credit_account_id: i64,
     pub amount_minor: i64,
     pub reservation: bool,
+    /// The previous transaction that touched the debit account, and the credit account: each
+    /// account's postings form a chain newest first (`store::chain`). Set by the writer.
+    pub debit_prev_txn: Option<i64>,
+    pub credit_prev_txn: Option<i64>,
 }
 
 impl PostingRow {
@@ -196,6 +203,8 @@ impl PostingRow {
                 credit_account_id: p.credit.0,
                 amount_minor: p.amount_minor,
                 reservation,
+                debit_prev_txn: None,
+                credit_prev_txn: None,
             })
             .collect()
     }

@@ -19,6 +19,7 @@ diesel::table! {
         day_debits_minor -> BigInt,
         created_at -> BigInt,
         shard -> SmallInt,
+        last_transaction_id -> Nullable<BigInt>,
     }
 }
 
@@ -53,6 +54,8 @@ diesel::table! {
         credit_account_id -> BigInt,
         amount_minor -> BigInt,
         reservation -> Bool,
+        debit_prev_txn -> Nullable<BigInt>,
+        credit_prev_txn -> Nullable<BigInt>,
     }
 }
 

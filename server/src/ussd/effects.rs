@@ -22,7 +22,7 @@ use crate::sms::outbox;
 use crate::sms::templates::{Language, Message};
 use crate::store::parties::{self, CustomerProfile};
 use crate::store::schema::{customers, pending_transfers, products, transactions};
-use crate::store::{batch, blocking, checkout, reads, StoreError};
+use crate::store::{batch, blocking, chain, checkout, reads, StoreError};
 use crate::with_conn;
 
 /// Marks a pending transfer that waits for its payer's PIN (an agent-started cash-out, a
@@ -400,25 +400,48 @@ async fn recent_sends(app: &Arc<App>, caller: &Caller) -> Result<EffectResult, S
     let app2 = Arc::clone(app);
     blocking(move || {
         let mut conn = checkout(&app2.pool)?;
-        let rows: Vec<(String, i64, String, i64, i64)> =
-            with_conn!(&mut *conn, |c| transactions::table
-                .filter(transactions::debit_account_id.eq(customer.wallet.0))
-                .filter(transactions::kind.eq(TxnKind::Transfer.as_str()))
-                .filter(
-                    transactions::phase
-                        .eq_any([Phase::Posted.as_str(), Phase::PostPending.as_str()])
-                )
-                .filter(transactions::created_at.ge(since))
-                .order(transactions::id.desc())
-                .limit(RECENT_SENDS)
-                .select((
-                    transactions::code,
-                    transactions::amount_minor,
-                    transactions::currency,
-                    transactions::credit_account_id,
-                    transactions::created_at
-                ))
-                .load(c))?;
+        // Newest first along the wallet's chain (`store::chain`), back to the window's start.
+        let wallet = customer.wallet.0;
+        let wanted = usize::try_from(RECENT_SENDS).unwrap_or(0);
+        let start = chain::head(&mut conn, wallet)?;
+        let mut rows: Vec<(i64, String, i64, String, i64, i64)> = Vec::new();
+        chain::each_round(
+            &mut conn,
+            wallet,
+            start,
+            Some(since),
+            RECENT_SENDS,
+            chain::WALK_STEPS_MAX,
+            |conn, walked| {
+                let ids: Vec<i64> = walked.iter().map(|t| t.id).collect();
+                let mut found: Vec<(i64, String, i64, String, i64, i64)> =
+                    with_conn!(&mut *conn, |c| transactions::table
+                        .filter(transactions::id.eq_any(&ids))
+                        .filter(transactions::debit_account_id.eq(wallet))
+                        .filter(transactions::kind.eq(TxnKind::Transfer.as_str()))
+                        .filter(
+                            transactions::phase
+                                .eq_any([Phase::Posted.as_str(), Phase::PostPending.as_str()])
+                        )
+                        .filter(transactions::created_at.ge(since))
+                        .select((
+                            transactions::id,
+                            transactions::code,
+                            transactions::amount_minor,
+                            transactions::currency,
+                            transactions::credit_account_id,
+                            transactions::created_at
+                        ))
+                        .load(c))?;
+                found.sort_by_key(|row| std::cmp::Reverse(row.0));
+                rows.extend(found);
+                Ok(rows.len() < wanted)
+            },
+        )?;
+        rows.truncate(wanted);
+        let rows = rows
+            .into_iter()
+            .map(|(_, code, amount, currency, credit, at)| (code, amount, currency, credit, at));
         let mut items = Vec::new();
         for (code, amount, currency, credit, at) in rows {
             let currency = crate::store::rows::currency(&currency)?;

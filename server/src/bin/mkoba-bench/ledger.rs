@@ -518,27 +518,40 @@ fn bench_allowances(
 }
 
 /// Bulk-loads `count` past transfers between the bench wallets, straight into the journal (one
-/// principal posting each). They come in pairs that cancel out (A pays B, B pays A back), so
-/// balances are untouched and reconciliation still holds. Codes start with a lowercase `x`,
-/// which no real code contains. Loading is not a measured path: SQLite's sync is relaxed for it.
+/// principal posting each), linked into the wallets' chains (`store::chain`) after what they
+/// already hold. They come in pairs that cancel out (A pays B, B pays A back), so balances are
+/// untouched and reconciliation still holds. Codes start with a lowercase `x`, which no real
+/// code contains. Loading is not a measured path: SQLite's sync is relaxed for it.
 fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::Result<()> {
     use diesel::connection::SimpleConnection;
     use mkoba::store::AnyConnection;
     let now = mkoba::store::writer::Clock::now(&SystemClock).0;
     let count = i64::try_from(count)?;
-    // The per-account posting indexes take random inserts; building them once after the load is
-    // many times faster than 10M random insertions. Their definitions come from the database.
-    let indexes = posting_account_indexes(conn)?;
-    if let AnyConnection::Postgres(c) = conn {
-        // Loading and indexing 10M rows takes minutes: past the pool's statement timeout.
-        c.batch_execute("SET statement_timeout = 0")?;
-    }
-    for (name, _) in &indexes {
-        mkoba::with_conn!(&mut *conn, |c| c
-            .batch_execute(&format!("DROP INDEX {name}")))?;
-    }
     // Wallet k of n: the k-th customer wallet by id. Pair p moves 10.00 from wallet a(p) to
-    // wallet b(p) != a(p), and back.
+    // wallet b(p) != a(p), and back. Each seeded posting links, for each of its two wallets, to
+    // the wallet's previous seeded transaction, or to its head before the load.
+    let links = |create: &str| {
+        format!(
+            "{create} AS SELECT x.account_id, x.transaction_id, \
+               COALESCE(LAG(x.transaction_id) OVER (PARTITION BY x.account_id ORDER BY x.transaction_id), \
+                        a.last_transaction_id) AS prev \
+             FROM (SELECT debit_account_id AS account_id, id AS transaction_id FROM transactions WHERE id >= 1000000000 \
+                   UNION ALL SELECT credit_account_id, id FROM transactions WHERE id >= 1000000000) AS x \
+             JOIN accounts a ON a.id = x.account_id"
+        )
+    };
+    let postings =
+        "INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id, \
+           amount_minor, reservation, debit_prev_txn, credit_prev_txn) \
+         SELECT t.id, 0, 'principal', t.debit_account_id, t.credit_account_id, t.amount_minor, \
+           FALSE, d.prev, c.prev \
+         FROM transactions t \
+         JOIN seed_links d ON d.account_id = t.debit_account_id AND d.transaction_id = t.id \
+         JOIN seed_links c ON c.account_id = t.credit_account_id AND c.transaction_id = t.id \
+         WHERE t.id >= 1000000000";
+    let heads = "UPDATE accounts SET last_transaction_id = \
+           (SELECT MAX(l.transaction_id) FROM seed_links l WHERE l.account_id = accounts.id) \
+         WHERE id IN (SELECT account_id FROM seed_links)";
     match conn {
         AnyConnection::Sqlite(c) => {
             c.batch_execute(&format!(
@@ -559,16 +572,23 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                    CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
                    NULL, NULL, '', '', {now} - {count} + i
                  FROM p JOIN w AS wa ON wa.k = p.a JOIN w AS wb ON wb.k = p.b;
-                 INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id,
-                   amount_minor, reservation)
-                 SELECT id, 0, 'principal', debit_account_id, credit_account_id, amount_minor, 0
-                   FROM transactions WHERE id >= 1000000000;
+                 CREATE TEMP TABLE seed_links_unsorted {links_sql};
+                 CREATE TEMP TABLE seed_links (account_id BIGINT, transaction_id BIGINT, prev BIGINT,
+                   PRIMARY KEY (account_id, transaction_id)) WITHOUT ROWID;
+                 INSERT INTO seed_links SELECT * FROM seed_links_unsorted ORDER BY account_id, transaction_id;
+                 DROP TABLE seed_links_unsorted;
+                 {postings};
+                 {heads};
                  COMMIT;
+                 DROP TABLE seed_links;
                  DROP TABLE w;
-                 PRAGMA synchronous = FULL;"
+                 PRAGMA synchronous = FULL;",
+                links_sql = links("").trim_start(),
             ))?;
         }
         AnyConnection::Postgres(c) => {
+            // Loading 10M rows takes minutes: past the pool's statement timeout.
+            c.batch_execute("SET statement_timeout = 0")?;
             c.batch_execute(&format!(
                 "BEGIN;
                  CREATE TEMP TABLE w AS SELECT (row_number() OVER (ORDER BY id) - 1)::bigint AS k, id
@@ -587,48 +607,19 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                    CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
                    NULL, NULL, '', '', {now} - {count} + i
                  FROM p JOIN w AS wa ON wa.k = p.a JOIN w AS wb ON wb.k = p.b;
-                 INSERT INTO postings (transaction_id, seq, leg, debit_account_id, credit_account_id,
-                   amount_minor, reservation)
-                 SELECT id, 0, 'principal', debit_account_id, credit_account_id, amount_minor, false
-                   FROM transactions WHERE id >= 1000000000;
+                 {links_sql};
+                 CREATE UNIQUE INDEX ON seed_links (account_id, transaction_id);
+                 {postings};
+                 {heads};
+                 DROP TABLE seed_links;
+                 -- Live transactions come after the history, as they would.
+                 SELECT setval('transaction_ids', (SELECT max(id) FROM transactions));
                  COMMIT;
-                 ANALYZE;"
+                 ANALYZE;
+                 RESET statement_timeout;",
+                links_sql = links("CREATE TEMP TABLE seed_links"),
             ))?;
         }
     }
-    for (_, definition) in &indexes {
-        mkoba::with_conn!(&mut *conn, |c| c.batch_execute(definition))?;
-    }
-    if let AnyConnection::Postgres(c) = conn {
-        c.batch_execute("RESET statement_timeout")?;
-    }
     Ok(())
-}
-
-/// `(name, CREATE INDEX …)` of the indexes on postings by debit and by credit account.
-fn posting_account_indexes(
-    conn: &mut mkoba::store::AnyConnection,
-) -> anyhow::Result<Vec<(String, String)>> {
-    use diesel::sql_types::Text;
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Index {
-        #[diesel(sql_type = Text)]
-        name: String,
-        #[diesel(sql_type = Text)]
-        definition: String,
-    }
-    let sql = match conn {
-        mkoba::store::AnyConnection::Sqlite(_) => {
-            "SELECT name, sql AS definition FROM sqlite_master WHERE type = 'index' \
-             AND name IN ('postings_debit', 'postings_credit')"
-        }
-        mkoba::store::AnyConnection::Postgres(_) => {
-            "SELECT indexname AS name, indexdef AS definition FROM pg_indexes \
-             WHERE indexname IN ('postings_debit', 'postings_credit')"
-        }
-    };
-    let found: Vec<Index> = mkoba::with_conn!(conn, |c| diesel::sql_query(sql).load(c))?;
-    anyhow::ensure!(found.len() == 2, "expected the two posting account indexes");
-    Ok(found.into_iter().map(|i| (i.name, i.definition)).collect())
 }
