@@ -240,18 +240,7 @@ fn entries(
                 .filter(|t| (from..=to).contains(&t.created_at))
                 .map(|t| t.id)
                 .collect();
-            let mut found: Vec<(PostingRow, TransactionRow)> =
-                with_conn!(&mut *conn, |c| postings::table
-                    .inner_join(transactions::table)
-                    .filter(postings::transaction_id.eq_any(&ids))
-                    .filter(
-                        postings::debit_account_id
-                            .eq(account)
-                            .or(postings::credit_account_id.eq(account)),
-                    )
-                    .filter(postings::reservation.eq(false))
-                    .select((PostingRow::as_select(), TransactionRow::as_select()))
-                    .load(c))?;
+            let mut found = crate::store::reads::posted_on(conn, account, &ids)?;
             found.sort_by_key(|(p, _)| std::cmp::Reverse((p.transaction_id, p.seq)));
             rows.extend(found);
             Ok(rows.len() < wanted)

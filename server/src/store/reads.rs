@@ -103,6 +103,26 @@ pub fn statement(
     Ok(lines)
 }
 
+/// The posted (not reserved) postings of transactions `ids` on `account_id`, with their
+/// transactions, in no particular order.
+pub fn posted_on(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    ids: &[i64],
+) -> Result<Vec<(PostingRow, TransactionRow)>, StoreError> {
+    Ok(with_conn!(&mut *conn, |c| postings::table
+        .inner_join(transactions::table)
+        .filter(postings::transaction_id.eq_any(ids))
+        .filter(
+            postings::debit_account_id
+                .eq(account_id)
+                .or(postings::credit_account_id.eq(account_id)),
+        )
+        .filter(postings::reservation.eq(false))
+        .select((PostingRow::as_select(), TransactionRow::as_select()))
+        .load(c))?)
+}
+
 /// Newest transaction first, money out before money in, last leg first.
 type LineOrder = (std::cmp::Reverse<i64>, bool, std::cmp::Reverse<i16>);
 
@@ -113,17 +133,7 @@ fn lines_of(
     account_id: i64,
     ids: &[i64],
 ) -> Result<Vec<StatementLine>, StoreError> {
-    let rows: Vec<(PostingRow, TransactionRow)> = with_conn!(&mut *conn, |c| postings::table
-        .inner_join(transactions::table)
-        .filter(postings::transaction_id.eq_any(ids))
-        .filter(
-            postings::debit_account_id
-                .eq(account_id)
-                .or(postings::credit_account_id.eq(account_id)),
-        )
-        .filter(postings::reservation.eq(false))
-        .select((PostingRow::as_select(), TransactionRow::as_select()))
-        .load(c))?;
+    let rows = posted_on(conn, account_id, ids)?;
     let mut keyed: Vec<(LineOrder, StatementLine)> = Vec::with_capacity(rows.len());
     for (p, t) in rows {
         let outgoing = p.debit_account_id == account_id;
