@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::prelude::*;
 use mkoba_ledger::{Money, Timestamp};
 use serde_json::{json, Value};
 
@@ -20,9 +19,7 @@ use crate::gsma::wire::status_of;
 use crate::gsma::{date_time, json as answer, parse_date_time, Category, GsmaError};
 use crate::store::chain;
 use crate::store::rows::{AccountRow, PostingRow, TransactionRow};
-use crate::store::schema::{postings, transactions};
 use crate::store::{blocking, checkout, AnyConnection, StoreError};
-use crate::with_conn;
 
 fn holder(
     app: &App,
