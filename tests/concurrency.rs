@@ -71,6 +71,7 @@ fn postgres_many_writers_keep_every_invariant() {
                 reply_timeout_ms: 120_000,
                 reconnect_backoff_ms: 50,
                 checkpoint_interval_ms: 50,
+                sqlite_checkpoint_pages: 8_192,
             };
             let (writer, _threads) =
                 LedgerWriter::start(options.clone(), ctx, Arc::clone(&env.clock) as _, config)

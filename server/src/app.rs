@@ -133,6 +133,7 @@ impl App {
             reply_timeout_ms: config.ledger.reply_timeout_ms,
             reconnect_backoff_ms: config.ledger.reconnect_backoff_ms,
             checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
+            sqlite_checkpoint_pages: config.ledger.sqlite_writer_checkpoint_pages,
         };
         let session_options = options.clone();
         let (writer, threads) = LedgerWriter::start(

@@ -258,6 +258,10 @@ pub struct LedgerConfig {
     /// SQLite only: how often a background thread copies the write-ahead log into the database
     /// file, so that the ledger writer never does it inside a batch.
     pub checkpoint_interval_ms: u64,
+    /// SQLite only: log size, in 4 KiB pages, at which the writer checkpoints itself (only a
+    /// checkpoint between two batches lets the log restart from its start). Each of those waits
+    /// for the database file's fsync, which grows with the file; see `ops/BENCHMARKS.md`.
+    pub sqlite_writer_checkpoint_pages: u32,
     pub expiry_sweep_interval_ms: u64,
     pub expiry_sweep_batch_max: i64,
     pub statement_page_max: i64,
@@ -340,6 +344,7 @@ impl Default for Config {
                 reply_timeout_ms: 10_000,
                 reconnect_backoff_ms: 500,
                 checkpoint_interval_ms: 200,
+                sqlite_writer_checkpoint_pages: 8_192,
                 expiry_sweep_interval_ms: 1_000,
                 expiry_sweep_batch_max: 500,
                 statement_page_max: 100,
@@ -569,6 +574,12 @@ impl Config {
             l.checkpoint_interval_ms,
             10,
             60_000,
+        )?;
+        within(
+            "ledger.sqlite_writer_checkpoint_pages",
+            u64::from(l.sqlite_writer_checkpoint_pages),
+            1_024,
+            262_144,
         )?;
         within(
             "ledger.expiry_sweep_interval_ms",

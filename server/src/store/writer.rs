@@ -63,6 +63,8 @@ pub struct WriterConfig {
     pub reconnect_backoff_ms: u64,
     /// SQLite: period of the background WAL checkpoint (see [`Checkpointer`]).
     pub checkpoint_interval_ms: u64,
+    /// SQLite: `wal_autocheckpoint` of the writer's connection, in pages.
+    pub sqlite_checkpoint_pages: u32,
 }
 
 type Reply = Result<Outcome, StoreError>;
@@ -264,7 +266,10 @@ impl Worker {
                 // its start, and under steady load only the writer sees that moment (without it
                 // the log grew to 385 MB in 10 s, and every frame lookup grew with it).
                 use diesel::connection::SimpleConnection;
-                c.batch_execute("PRAGMA wal_autocheckpoint = 8192;")?;
+                c.batch_execute(&format!(
+                    "PRAGMA wal_autocheckpoint = {};",
+                    self.config.sqlite_checkpoint_pages
+                ))?;
             }
             self.conn = Some(conn);
         }

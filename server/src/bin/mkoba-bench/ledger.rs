@@ -61,6 +61,18 @@ pub struct LedgerArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    /// SQLite only, for A/B runs on one big history: if this file exists, the run starts from a
+    /// copy of it instead of setting up and loading; if not, the set-up state (wallets funded,
+    /// history loaded, log checkpointed) is saved here before the workload runs.
+    #[arg(long)]
+    pub snapshot: Option<std::path::PathBuf>,
+    /// Live idempotency keys `c<client>-<n>`, which cluster at 1,024 places of the key index,
+    /// instead of random ones: an A/B of what random keys cost in a big index.
+    #[arg(long)]
+    pub clustered_keys: bool,
+    /// `ledger.sqlite_writer_checkpoint_pages` for this run.
+    #[arg(long)]
+    pub writer_checkpoint_pages: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -168,6 +180,24 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
 pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     let (url, pg_base) = prepare_database(&args.url)?;
     let data = tempfile_dir()?;
+    let sqlite_file = match DatabaseUrl::parse(&url).map_err(anyhow::Error::msg)? {
+        DatabaseUrl::Sqlite(path) => Some(path),
+        DatabaseUrl::Postgres(_) => None,
+    };
+    let restore = match (&args.snapshot, &sqlite_file) {
+        (Some(snapshot), Some(file)) if snapshot.exists() => {
+            eprintln!("starting from a copy of {}…", snapshot.display());
+            std::fs::copy(snapshot, file)?;
+            // Flushed before the run: otherwise the kernel writes the copy's 2 GB back while the
+            // run's commits wait for their fsyncs (it halved some 10M figures).
+            std::fs::File::open(file)?.sync_all()?;
+            // The snapshot's PINs were hashed with its run's generated pepper.
+            std::fs::copy(snapshot.with_extension("pepper"), data.join("pepper"))?;
+            true
+        }
+        (Some(_), None) => anyhow::bail!("--snapshot is for SQLite"),
+        _ => false,
+    };
     let mut config = Config {
         data_dir: data.clone(),
         ..Config::default()
@@ -176,6 +206,9 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     config.database.migrate_on_start = true;
     config.ledger.writer_threads = args.writer_threads;
     config.ledger.batch_max = args.batch_max;
+    if let Some(pages) = args.writer_checkpoint_pages {
+        config.ledger.sqlite_writer_checkpoint_pages = pages;
+    }
     if let Some(kib) = args.sqlite_mmap_kib {
         config.database.sqlite_mmap_kib = kib;
     }
@@ -187,28 +220,20 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         mkoba::store::Backend::Postgres => "postgres",
     };
 
-    eprintln!("setting up {} wallets…", args.wallets);
     let mut conn = checkout(&app.pool)?;
-    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
-    let agent = bench_agent(&mut conn, "BENCH")?;
-    let merchant = parties::create_merchant(&mut conn, "BENCHM", "Bench Merchant", Currency::KES)?;
-    let wallets = parties::bulk_customers(
-        &mut conn,
-        args.wallets,
-        "+254790",
-        Currency::KES,
-        Tier::Tier2,
-    )?;
-    let allowances = if matches!(args.workload, Workload::Micro) {
-        bench_allowances(&mut conn, merchant.merchant_id, merchant.account)?
+    let (float, merchant, wallets, allowances) = if restore {
+        restored(&mut conn, args.workload)?
     } else {
-        Vec::new()
+        set_up(&app, &mut conn, &args)?
     };
-    if args.seed_journal > 0 {
-        eprintln!("bulk-loading {} journal transactions…", args.seed_journal);
-        let t = Instant::now();
-        seed_journal(&mut conn, args.seed_journal)?;
-        eprintln!("loaded in {:.0} s", t.elapsed().as_secs_f64());
+    if let (Some(snapshot), Some(file), false) = (&args.snapshot, &sqlite_file, restore) {
+        eprintln!("saving the set-up state to {}…", snapshot.display());
+        mkoba::with_conn!(&mut *conn, |c| diesel::RunQueryDsl::execute(
+            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)"),
+            c
+        ))?;
+        std::fs::copy(file, snapshot)?;
+        std::fs::copy(data.join("pepper"), snapshot.with_extension("pepper"))?;
     }
     for statement in args.schema_sql.split(';').filter(|s| !s.trim().is_empty()) {
         eprintln!("schema change for this run: {}", statement.trim());
@@ -223,28 +248,19 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         .enable_all()
         .build()?;
     let submit = kes_transfer;
-    let float = agent.float;
-    let setup = submit(
-        "setup-float".into(),
-        TxnKind::FloatIssuance,
-        issuance,
-        float,
-        10_000_000_000,
-    );
-    anyhow::ensure!(
-        matches!(app.writer.submit_blocking(setup)?, Outcome::Accepted(_)),
-        "float issuance refused"
-    );
-    runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, w) in wallets.iter().enumerate() {
-            let writer = app.writer.clone();
-            let command = submit(format!("setup-{i}"), TxnKind::Deposit, float, *w, 500_000);
-            tasks.spawn(async move { writer.submit(command).await });
-        }
-        while tasks.join_next().await.is_some() {}
-    });
-
+    let seeded_journal = if restore {
+        let n: i64 = mkoba::with_conn!(&mut *checkout(&app.pool)?, |c| {
+            use diesel::prelude::*;
+            mkoba::store::schema::transactions::table
+                // Seeded codes start with a lowercase `x`, which no real code contains.
+                .filter(mkoba::store::schema::transactions::code.ge("x"))
+                .count()
+                .get_result(c)
+        })?;
+        u64::try_from(n)?
+    } else {
+        args.seed_journal
+    };
     eprintln!(
         "running {:?} with {} clients for {} s…",
         args.workload, args.clients, args.seconds
@@ -260,7 +276,8 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
                 let (writer, wallets, workload) =
                     (app.writer.clone(), Arc::clone(&wallets), args.workload);
                 let allowances = Arc::clone(&allowances);
-                let merchant: AccountId = merchant.account;
+                let merchant: AccountId = merchant;
+                let clustered_keys = args.clustered_keys;
                 tasks.spawn(async move {
                     let (mut accepted, mut rejected, mut latencies) = (
                         0_u64,
@@ -277,7 +294,11 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
                                 .copied()
                                 .unwrap_or(AccountId(0))
                         };
-                        let key = format!("c{client}-{n}");
+                        let key = if clustered_keys {
+                            format!("c{client}-{n}")
+                        } else {
+                            client_key(client as u64, n)
+                        };
                         let command = match workload {
                             Workload::Uniform => {
                                 // Both ends drawn from every wallet alike (splitmix64 of the
@@ -367,7 +388,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         pgbench_tps,
-        seeded_journal: args.seed_journal,
+        seeded_journal,
         ratio_to_pgbench: pgbench_tps.map(|p| tps / p),
         reconciled: report.balanced(),
         writer_cpu_us_per_transfer: writer_cpu * 1e6 / (accepted.max(1) as f64),
@@ -378,6 +399,86 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         report.mismatches
     );
     Ok(figures)
+}
+
+/// Funded wallets, the agent's float and the merchant's account of a run's set-up.
+type SetUp = (AccountId, AccountId, Vec<AccountId>, Vec<i64>);
+
+/// Creates the agent, the merchant and the wallets, loads the history, and funds the float and
+/// every wallet through the writer.
+fn set_up(
+    app: &App,
+    conn: &mut mkoba::store::AnyConnection,
+    args: &LedgerArgs,
+) -> anyhow::Result<SetUp> {
+    eprintln!("setting up {} wallets…", args.wallets);
+    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
+    let agent = bench_agent(conn, "BENCH")?;
+    let merchant = parties::create_merchant(conn, "BENCHM", "Bench Merchant", Currency::KES)?;
+    let wallets =
+        parties::bulk_customers(conn, args.wallets, "+254790", Currency::KES, Tier::Tier2)?;
+    let allowances = if matches!(args.workload, Workload::Micro) {
+        bench_allowances(conn, merchant.merchant_id, merchant.account)?
+    } else {
+        Vec::new()
+    };
+    if args.seed_journal > 0 {
+        eprintln!("bulk-loading {} journal transactions…", args.seed_journal);
+        let t = Instant::now();
+        seed_journal(conn, args.seed_journal)?;
+        eprintln!("loaded in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    let float = agent.float;
+    let setup = kes_transfer(
+        "setup-float".into(),
+        TxnKind::FloatIssuance,
+        issuance,
+        float,
+        10_000_000_000,
+    );
+    anyhow::ensure!(
+        matches!(app.writer.submit_blocking(setup)?, Outcome::Accepted(_)),
+        "float issuance refused"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, w) in wallets.iter().enumerate() {
+            let writer = app.writer.clone();
+            let command = kes_transfer(format!("setup-{i}"), TxnKind::Deposit, float, *w, 500_000);
+            tasks.spawn(async move { writer.submit(command).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+    Ok((float, merchant.account, wallets, allowances))
+}
+
+/// The set-up state of a snapshot: the one agent's float, the merchant and the wallets by id
+/// (the order [`parties::bulk_customers`] made them in).
+fn restored(conn: &mut mkoba::store::AnyConnection, workload: Workload) -> anyhow::Result<SetUp> {
+    use diesel::prelude::*;
+    use mkoba::store::schema::accounts;
+    anyhow::ensure!(
+        !matches!(workload, Workload::Micro),
+        "snapshots keep no allowances: use a fresh set-up for --workload micro"
+    );
+    let of_kind =
+        |conn: &mut mkoba::store::AnyConnection, kind: &str| -> anyhow::Result<Vec<AccountId>> {
+            let ids: Vec<i64> = mkoba::with_conn!(&mut *conn, |c| accounts::table
+                .filter(accounts::kind.eq(kind))
+                .order(accounts::id)
+                .select(accounts::id)
+                .load(c))?;
+            Ok(ids.into_iter().map(AccountId).collect())
+        };
+    let wallets = of_kind(conn, "customer_wallet")?;
+    let float = *of_kind(conn, "agent_float")?
+        .first()
+        .context("no agent float")?;
+    let merchant = *of_kind(conn, "merchant")?.first().context("no merchant")?;
+    Ok((float, merchant, wallets, Vec::new()))
 }
 
 /// A KES transfer command, as every bench mode submits them.
@@ -517,11 +618,28 @@ fn bench_allowances(
         .load::<i64>(c))?)
 }
 
+/// An idempotency key as API clients send them: 32 random-looking hex digits (a UUID's worth),
+/// so live keys land all over the unique index, among the seeded history's, as real ones would.
+/// Unique per client and count: the mix is a bijection of `client << 32 | n`.
+fn client_key(client: u64, n: u64) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let id = client << 32 ^ n;
+    format!("{:016x}{:016x}", mix(id), mix(!id))
+}
+
 /// Bulk-loads `count` past transfers between the bench wallets, straight into the journal (one
 /// principal posting each), linked into the wallets' chains (`store::chain`) after what they
 /// already hold. They come in pairs that cancel out (A pays B, B pays A back), so balances are
 /// untouched and reconciliation still holds. Codes start with a lowercase `x`, which no real
-/// code contains. Loading is not a measured path: SQLite's sync is relaxed for it.
+/// code contains; idempotency keys are random hex, drawn like [`client_key`]'s, so the live run
+/// inserts its keys among 10M others. Loading is not a measured path: SQLite's sync is relaxed
+/// and its page cache widened for it; then the log is copied into the database file and both
+/// are flushed, as a live system's would be, so that the run does not pay for the load's I/O.
 fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::Result<()> {
     use diesel::connection::SimpleConnection;
     use mkoba::store::AnyConnection;
@@ -556,6 +674,7 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
         AnyConnection::Sqlite(c) => {
             c.batch_execute(&format!(
                 "PRAGMA synchronous = OFF;
+                 PRAGMA cache_size = -4194304;
                  CREATE TEMP TABLE w (k INTEGER PRIMARY KEY, id BIGINT NOT NULL);
                  INSERT INTO w (k, id) SELECT row_number() OVER (ORDER BY id) - 1, id
                    FROM accounts WHERE kind = 'customer_wallet';
@@ -566,7 +685,7 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                  INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase,
                    currency, amount_minor, fee_minor, commission_minor, debit_account_id,
                    credit_account_id, related_id, expires_at, memo, metadata, created_at)
-                 SELECT 1000000000 + i, 'x' || printf('%09d', i), printf('seed-%012d', i), '', 'transfer', 'posted',
+                 SELECT 1000000000 + i, 'x' || printf('%09d', i), lower(hex(randomblob(16))), '', 'transfer', 'posted',
                    'KES', 1000, 0, 0,
                    CASE WHEN i % 2 = 0 THEN wa.id ELSE wb.id END,
                    CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
@@ -582,7 +701,9 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                  COMMIT;
                  DROP TABLE seed_links;
                  DROP TABLE w;
-                 PRAGMA synchronous = FULL;",
+                 PRAGMA cache_size = -65536;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA wal_checkpoint(TRUNCATE);",
                 links_sql = links("").trim_start(),
             ))?;
         }
@@ -601,7 +722,7 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                  INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase,
                    currency, amount_minor, fee_minor, commission_minor, debit_account_id,
                    credit_account_id, related_id, expires_at, memo, metadata, created_at)
-                 SELECT 1000000000 + i, 'x' || lpad(i::text, 9, '0'), 'seed-' || lpad(i::text, 12, '0'), '', 'transfer',
+                 SELECT 1000000000 + i, 'x' || lpad(i::text, 9, '0'), md5(i::text || random()::text), '', 'transfer',
                    'posted', 'KES', 1000, 0, 0,
                    CASE WHEN i % 2 = 0 THEN wa.id ELSE wb.id END,
                    CASE WHEN i % 2 = 0 THEN wb.id ELSE wa.id END,
