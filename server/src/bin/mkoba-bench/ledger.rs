@@ -228,10 +228,16 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     };
     if let (Some(snapshot), Some(file), false) = (&args.snapshot, &sqlite_file, restore) {
         eprintln!("saving the set-up state to {}…", snapshot.display());
-        mkoba::with_conn!(&mut *conn, |c| diesel::RunQueryDsl::execute(
-            diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)"),
-            c
-        ))?;
+        // A copy of the database file alone is the whole state only if the log was copied in
+        // full and emptied.
+        let done: Vec<Checkpointed> = mkoba::with_conn!(
+            &mut *conn,
+            |c| diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)"), c)
+        )?;
+        anyhow::ensure!(
+            done.iter().all(|d| d.busy == 0 && d.log == d.checkpointed),
+            "the log could not be checkpointed in full: no snapshot saved"
+        );
         std::fs::copy(file, snapshot)?;
         std::fs::copy(data.join("pepper"), snapshot.with_extension("pepper"))?;
     }
@@ -399,6 +405,17 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         report.mismatches
     );
     Ok(figures)
+}
+
+/// SQLite's answer to `PRAGMA wal_checkpoint`.
+#[derive(diesel::QueryableByName)]
+struct Checkpointed {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    checkpointed: i32,
 }
 
 /// Funded wallets, the agent's float and the merchant's account of a run's set-up.
