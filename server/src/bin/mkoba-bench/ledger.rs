@@ -429,7 +429,6 @@ fn set_up(
     args: &LedgerArgs,
 ) -> anyhow::Result<SetUp> {
     eprintln!("setting up {} wallets…", args.wallets);
-    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
     let agent = bench_agent(conn, "BENCH")?;
     let merchant = parties::create_merchant(conn, "BENCHM", "Bench Merchant", Currency::KES)?;
     let wallets =
@@ -446,17 +445,7 @@ fn set_up(
         eprintln!("loaded in {:.0} s", t.elapsed().as_secs_f64());
     }
     let float = agent.float;
-    let setup = kes_transfer(
-        "setup-float".into(),
-        TxnKind::FloatIssuance,
-        issuance,
-        float,
-        10_000_000_000,
-    );
-    anyhow::ensure!(
-        matches!(app.writer.submit_blocking(setup)?, Outcome::Accepted(_)),
-        "float issuance refused"
-    );
+    issue_float(app, "setup-float", float)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -496,6 +485,23 @@ fn restored(conn: &mut mkoba::store::AnyConnection, workload: Workload) -> anyho
         .context("no agent float")?;
     let merchant = *of_kind(conn, "merchant")?.first().context("no merchant")?;
     Ok((float, merchant, wallets, Vec::new()))
+}
+
+/// Issues 100,000,000.00 KES of e-money into a bench agent's float, under `key`.
+pub fn issue_float(app: &App, key: &str, float: AccountId) -> anyhow::Result<()> {
+    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
+    let issued = app.writer.submit_blocking(kes_transfer(
+        key.into(),
+        TxnKind::FloatIssuance,
+        issuance,
+        float,
+        10_000_000_000,
+    ))?;
+    anyhow::ensure!(
+        matches!(issued, Outcome::Accepted(_)),
+        "float issuance refused: {issued:?}"
+    );
+    Ok(())
 }
 
 /// A KES transfer command, as every bench mode submits them.

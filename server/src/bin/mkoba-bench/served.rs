@@ -186,19 +186,8 @@ fn seed_with(app: &Arc<App>, customers: usize, funded: usize) -> anyhow::Result<
     drop(conn);
 
     let started = Instant::now();
-    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
+    crate::ledger::issue_float(app, "bench-float", agent.float)?;
     let submit = crate::ledger::kes_transfer;
-    let issued = app.writer.submit_blocking(submit(
-        "bench-float".into(),
-        TxnKind::FloatIssuance,
-        issuance,
-        agent.float,
-        10_000_000_000,
-    ))?;
-    anyhow::ensure!(
-        matches!(issued, Outcome::Accepted(_)),
-        "float issuance refused: {issued:?}"
-    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use anyhow::Context;
 use base64::Engine;
 use clap::{Args, ValueEnum};
 use diesel::prelude::*;
@@ -353,7 +352,6 @@ fn fill(
     target: usize,
 ) -> anyhow::Result<(u64, u64)> {
     let mut conn = checkout(&app.pool)?;
-    let issuance = app.system.get(&Currency::KES).context("KES")?.issuance;
     let agent = crate::ledger::bench_agent(&mut conn, "BENCHSMS")?;
     let wallet_count = (target / 10).clamp(2, 5_000);
     let wallets = Arc::new(parties::bulk_customers(
@@ -365,18 +363,7 @@ fn fill(
     )?);
     drop(conn);
     let float = agent.float;
-    let setup = submit(
-        "sms-setup-float".into(),
-        TxnKind::FloatIssuance,
-        issuance,
-        float,
-        10_000_000_000,
-    );
-    let issued = app.writer.submit_blocking(setup)?;
-    anyhow::ensure!(
-        matches!(issued, Outcome::Accepted(_)),
-        "float issuance refused: {issued:?}"
-    );
+    crate::ledger::issue_float(app, "sms-setup-float", float)?;
     let ws = Arc::clone(&wallets);
     let (deposits, refused) = drive(runtime, app, wallet_count as u64, move |n| {
         let wallet = usize::try_from(n)
