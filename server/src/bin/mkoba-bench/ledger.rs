@@ -257,7 +257,11 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         // than one started on a copy of the very same file.
         drop(conn);
         drop(app);
-        threads.join_within(Duration::from_secs(10));
+        // Two servers' writers on one database would not be the server measured.
+        anyhow::ensure!(
+            threads.join_within(Duration::from_secs(10)),
+            "the server did not stop after the load"
+        );
         (app, threads) = App::start(config, Arc::new(SystemClock))?;
         conn = checkout(&app.pool)?;
     }
