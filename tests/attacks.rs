@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mkoba::pin::{verify_blocking, PinCheck};
+use mkoba::pin::{self, verify_blocking, PinCheck};
 use mkoba::store::parties;
 use mkoba::store::Backend;
 use mkoba_ledger::Tier;
@@ -39,10 +39,10 @@ fn failures(env: &TestEnv, customer: i64) -> (i32, bool) {
     .unwrap()
 }
 
-/// Twelve sessions send twelve wrong guesses for one wallet's PIN at the same moment. The attempt
-/// is counted before the slow check, so exactly three guesses are checked and counted; the other
-/// nine are refused unchecked, and the wallet is locked.
-fn parallel_guesses_check_at_most_three_pins(backend: Backend) {
+/// Twelve sessions send twelve wrong guesses for one wallet's PIN at the same moment. Each wrong
+/// guess counts only while the count is under the limit, so exactly three are counted and at
+/// most two are answered `Wrong`; every other guess is answered `Locked`, and the wallet is.
+fn parallel_guesses_answer_at_most_three_pins(backend: Backend) {
     let env = TestEnv::start(backend);
     let customer = customer_with_pin(&env, "+254700400001");
     let app = Arc::clone(&env.app);
@@ -77,6 +77,83 @@ fn parallel_guesses_check_at_most_three_pins(backend: Backend) {
     );
     // The lock was announced once, by whichever guess set it.
     let texts = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254700400001", 10).unwrap();
+    assert_eq!(
+        texts.iter().filter(|m| m.template == "pin_locked").count(),
+        1,
+        "{texts:?}"
+    );
+}
+
+/// Wrong guess `i` of a test, settled: begun, checked and finished in one go.
+fn wrong_guess(env: &TestEnv, customer: i64, i: u32) -> PinCheck {
+    verify_blocking(&env.app, customer, &format!("{:04}", 1000 + i)).unwrap()
+}
+
+/// The race a count taken before the check would have left open: the right PIN's check starts
+/// while the wallet is open, and three wrong guesses lock it before that check is settled. The
+/// right PIN is then refused like any other, and the wallet stays locked.
+fn a_right_pin_checked_while_the_wallet_locked_is_refused(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let customer = customer_with_pin(&env, "+254700400201");
+    let right = pin::begin(&env.app, customer)
+        .unwrap()
+        .expect("open wallet");
+    assert!(env.app.hasher.verify(PIN, right.hash()).unwrap());
+    assert_eq!(
+        (0..3)
+            .map(|i| wrong_guess(&env, customer, i))
+            .collect::<Vec<_>>(),
+        [
+            PinCheck::Wrong { attempts_left: 2 },
+            PinCheck::Wrong { attempts_left: 1 },
+            PinCheck::Locked
+        ]
+    );
+    assert_eq!(
+        pin::finish(&env.app, customer, true, &right).unwrap(),
+        PinCheck::Locked
+    );
+    assert_eq!(failures(&env, customer), (3, true));
+    // A wrong guess begun before the lock and settled after it is not counted past the limit.
+    assert!(pin::begin(&env.app, customer).unwrap().is_none());
+}
+
+/// A right PIN settles against the count as it stands after its check: one wrong guess counted
+/// in between is cleared with it; a begun wrong guess settled after the lock changes nothing.
+fn a_right_pin_clears_the_count_only_while_under_the_limit(backend: Backend) {
+    let env = TestEnv::start(backend);
+    let customer = customer_with_pin(&env, "+254700400202");
+    let right = pin::begin(&env.app, customer)
+        .unwrap()
+        .expect("open wallet");
+    let late_wrong = pin::begin(&env.app, customer)
+        .unwrap()
+        .expect("open wallet");
+    assert_eq!(
+        wrong_guess(&env, customer, 1),
+        PinCheck::Wrong { attempts_left: 2 }
+    );
+    assert_eq!(failures(&env, customer), (1, false));
+    assert_eq!(
+        pin::finish(&env.app, customer, true, &right).unwrap(),
+        PinCheck::Valid
+    );
+    assert_eq!(
+        failures(&env, customer),
+        (0, false),
+        "the right PIN clears the count"
+    );
+    // Lock it, then settle the wrong guess begun while it was open: still three, still one SMS.
+    for i in 2..5 {
+        wrong_guess(&env, customer, i);
+    }
+    assert_eq!(failures(&env, customer), (3, true));
+    assert_eq!(
+        pin::finish(&env.app, customer, false, &late_wrong).unwrap(),
+        PinCheck::Locked
+    );
+    assert_eq!(failures(&env, customer), (3, true));
+    let texts = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254700400202", 10).unwrap();
     assert_eq!(
         texts.iter().filter(|m| m.template == "pin_locked").count(),
         1,
@@ -233,7 +310,9 @@ macro_rules! both_backends {
 }
 
 both_backends!(
-    parallel_guesses_check_at_most_three_pins,
+    parallel_guesses_answer_at_most_three_pins,
+    a_right_pin_checked_while_the_wallet_locked_is_refused,
+    a_right_pin_clears_the_count_only_while_under_the_limit,
     spraying_pins_over_many_numbers_locks_each_after_three,
     sql_looking_input_is_only_ever_data,
 );
