@@ -89,15 +89,20 @@ fn wrong_guess(env: &TestEnv, customer: i64, i: u32) -> PinCheck {
     verify_blocking(&env.app, customer, &format!("{:04}", 1000 + i)).unwrap()
 }
 
+/// A check begun (the hash read) on a wallet that is still open, not yet settled.
+fn begun(env: &TestEnv, customer: i64) -> pin::Attempt {
+    pin::begin(&env.app, customer)
+        .unwrap()
+        .expect("an open wallet with a PIN")
+}
+
 /// The race a count taken before the check would have left open: the right PIN's check starts
 /// while the wallet is open, and three wrong guesses lock it before that check is settled. The
 /// right PIN is then refused like any other, and the wallet stays locked.
 fn a_right_pin_checked_while_the_wallet_locked_is_refused(backend: Backend) {
     let env = TestEnv::start(backend);
     let customer = customer_with_pin(&env, "+254700400201");
-    let right = pin::begin(&env.app, customer)
-        .unwrap()
-        .expect("open wallet");
+    let right = begun(&env, customer);
     assert!(env.app.hasher.verify(PIN, right.hash()).unwrap());
     assert_eq!(
         (0..3)
@@ -114,7 +119,7 @@ fn a_right_pin_checked_while_the_wallet_locked_is_refused(backend: Backend) {
         PinCheck::Locked
     );
     assert_eq!(failures(&env, customer), (3, true));
-    // A wrong guess begun before the lock and settled after it is not counted past the limit.
+    // A check begun now reads nothing to hash against: it is refused before any argon2 work.
     assert!(pin::begin(&env.app, customer).unwrap().is_none());
 }
 
@@ -123,12 +128,8 @@ fn a_right_pin_checked_while_the_wallet_locked_is_refused(backend: Backend) {
 fn a_right_pin_clears_the_count_only_while_under_the_limit(backend: Backend) {
     let env = TestEnv::start(backend);
     let customer = customer_with_pin(&env, "+254700400202");
-    let right = pin::begin(&env.app, customer)
-        .unwrap()
-        .expect("open wallet");
-    let late_wrong = pin::begin(&env.app, customer)
-        .unwrap()
-        .expect("open wallet");
+    let right = begun(&env, customer);
+    let late_wrong = begun(&env, customer);
     assert_eq!(
         wrong_guess(&env, customer, 1),
         PinCheck::Wrong { attempts_left: 2 }
