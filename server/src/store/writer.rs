@@ -261,10 +261,11 @@ impl Worker {
             let mut conn = self.options.connect()?;
             if let AnyConnection::Sqlite(c) = &mut conn {
                 // The checkpointer thread copies most of the log into the database file on the
-                // other core. The writer still checkpoints once the log passes 32 MiB: only a
-                // checkpoint that finishes between two batches lets SQLite restart the log from
-                // its start, and under steady load only the writer sees that moment (without it
-                // the log grew to 385 MB in 10 s, and every frame lookup grew with it).
+                // other core. The writer still checkpoints once the log passes
+                // `sqlite_checkpoint_pages` (256 MiB by default): only a checkpoint that finishes
+                // between two batches lets SQLite restart the log from its start, and under
+                // steady load only the writer sees that moment (without it the log grew to 385 MB
+                // in 10 s, and every frame lookup grew with it).
                 use diesel::connection::SimpleConnection;
                 c.batch_execute(&format!(
                     "PRAGMA wal_autocheckpoint = {};",
