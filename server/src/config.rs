@@ -262,7 +262,7 @@ pub struct LedgerConfig {
     /// checkpoint between two batches lets the log restart from its start). Each of those stalls
     /// the writer on the database file's fsync, which grows with the file: 65,536 pages (a log of
     /// up to 256 MiB on disk) restarts an eighth as often as 8,192 did, and on a 10M history
-    /// carried 22–24% more transfers per second (`ops/BENCHMARKS.md`, "Session 10").
+    /// carried 19–24% more transfers per second (`ops/BENCHMARKS.md`, "Session 10").
     pub sqlite_writer_checkpoint_pages: u32,
     pub expiry_sweep_interval_ms: u64,
     pub expiry_sweep_batch_max: i64,
