@@ -119,39 +119,52 @@ pub fn finish(
     valid: bool,
     attempt: &Attempt,
 ) -> Result<PinCheck, StoreError> {
+    if valid {
+        settle_right(app, customer_id)
+    } else {
+        settle_wrong(app, customer_id, attempt)
+    }
+}
+
+/// A right PIN: `Valid` only while the count is still under the limit, clearing a non-zero one.
+fn settle_right(app: &App, customer_id: i64) -> Result<PinCheck, StoreError> {
     let mut conn = checkout(&app.pool)?;
     let max = attempts_max(app);
-    if valid {
-        let (failures, locked): (i32, bool) = with_conn!(&mut *conn, |c| cached(
+    let (failures, locked): (i32, bool) = with_conn!(&mut *conn, |c| cached(
+        customers::table
+            .find(customer_id)
+            .select((customers::pin_failures, customers::pin_locked))
+    )
+    .get_result(c))?;
+    if locked || failures >= max {
+        return Ok(PinCheck::Locked);
+    }
+    if failures == 0 {
+        return Ok(PinCheck::Valid);
+    }
+    // Cleared only while still under the limit: a wrong guess may have counted since.
+    let cleared: Vec<i64> = with_conn!(&mut *conn, |c| cached(
+        diesel::update(
             customers::table
                 .find(customer_id)
-                .select((customers::pin_failures, customers::pin_locked))
+                .filter(customers::pin_locked.eq(false))
+                .filter(customers::pin_failures.lt(max))
         )
-        .get_result(c))?;
-        if locked || failures >= max {
-            return Ok(PinCheck::Locked);
-        }
-        if failures == 0 {
-            return Ok(PinCheck::Valid);
-        }
-        // Cleared only while still under the limit: a wrong guess may have counted since.
-        let cleared: Vec<i64> = with_conn!(&mut *conn, |c| cached(
-            diesel::update(
-                customers::table
-                    .find(customer_id)
-                    .filter(customers::pin_locked.eq(false))
-                    .filter(customers::pin_failures.lt(max))
-            )
-            .set(customers::pin_failures.eq(0))
-            .returning(customers::id)
-        )
-        .load(c))?;
-        return Ok(if cleared.is_empty() {
-            PinCheck::Locked
-        } else {
-            PinCheck::Valid
-        });
-    }
+        .set(customers::pin_failures.eq(0))
+        .returning(customers::id)
+    )
+    .load(c))?;
+    Ok(if cleared.is_empty() {
+        PinCheck::Locked
+    } else {
+        PinCheck::Valid
+    })
+}
+
+/// A wrong PIN: counted only while under the limit; the guess that reaches it locks the wallet.
+fn settle_wrong(app: &App, customer_id: i64, attempt: &Attempt) -> Result<PinCheck, StoreError> {
+    let mut conn = checkout(&app.pool)?;
+    let max = attempts_max(app);
     // The wrong guess that reaches the limit sets the lock in the same statement, and tells
     // the customer in the same transaction: exactly once, and never lost to a crash between.
     write_transaction(&mut conn, |c| {
