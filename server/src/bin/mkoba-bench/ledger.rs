@@ -237,14 +237,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         eprintln!("saving the set-up state to {}…", snapshot.display());
         // A copy of the database file alone is the whole state only if the log was copied in
         // full and emptied.
-        let done: Vec<Checkpointed> = mkoba::with_conn!(
-            &mut *conn,
-            |c| diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)"), c)
-        )?;
-        anyhow::ensure!(
-            done.iter().all(|d| d.busy == 0 && d.log == d.checkpointed),
-            "the log could not be checkpointed in full: no snapshot saved"
-        );
+        checkpoint_in_full(&mut conn).context("no snapshot saved")?;
         std::fs::copy(file, snapshot)?;
         // Flushed now, not by the kernel during this run's measured seconds.
         std::fs::File::open(snapshot)?.sync_all()?;
@@ -255,6 +248,12 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         // run from a snapshot does. A writer whose connection was open through the load read
         // about ten times as many pages (`pread64` on the log, 2M history) and ran 10-30% slower
         // than one started on a copy of the very same file.
+        if sqlite_file.is_some() {
+            // The load's own closing checkpoint gives up if the checkpointer thread is still
+            // copying the load's log (gigabytes at 10M); the server would then stop only when
+            // that copy ends, well past the wait below.
+            checkpoint_in_full(&mut conn)?;
+        }
         drop(conn);
         drop(app);
         // Two servers' writers on one database would not be the server measured.
@@ -429,6 +428,29 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         report.mismatches
     );
     Ok(figures)
+}
+
+/// Copies SQLite's whole log into the database file and empties it, waiting while another
+/// checkpoint (the writer's checkpointer thread) holds the log: after a 10M load that copy takes
+/// minutes, and `wal_checkpoint(TRUNCATE)` answers "busy" once its busy timeout has passed.
+fn checkpoint_in_full(conn: &mut mkoba::store::AnyConnection) -> anyhow::Result<()> {
+    const WAIT_MAX: Duration = Duration::from_secs(1_800);
+    let deadline = Instant::now() + WAIT_MAX;
+    loop {
+        let done: Vec<Checkpointed> = mkoba::with_conn!(
+            &mut *conn,
+            |c| diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)"), c)
+        )?;
+        if done.iter().all(|d| d.busy == 0 && d.log == d.checkpointed) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the log could not be checkpointed in full within {} s",
+            WAIT_MAX.as_secs()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// SQLite's answer to `PRAGMA wal_checkpoint`.
