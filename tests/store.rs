@@ -367,9 +367,11 @@ fn journal_rows_cannot_be_changed(backend: Backend) {
     env.assert_reconciles();
 }
 
-/// SQLite's foreign keys refuse a dangling journal row; PostgreSQL's journal has no per-row
-/// foreign-key triggers (they cost four times the insert), so reconciliation reports it instead.
-/// Accounts can never be deleted on either.
+/// SQLite's foreign keys refuse a dangling journal row on any connection but the ledger
+/// writer's; PostgreSQL's journal has no per-row foreign-key triggers (they cost four times the
+/// insert). A dangling row that got in anyway — on SQLite through a connection without the
+/// checks, as the writer's is — is reported by reconciliation, whichever table the writer's
+/// batches wrote it to. Accounts can never be deleted on either.
 fn journal_references_are_refused_or_reported(backend: Backend) {
     let env = TestEnv::start(backend);
     let (float, _) = env.agent("AG1", 1_000_000);
@@ -399,6 +401,39 @@ fn journal_references_are_refused_or_reported(backend: Backend) {
         Backend::Sqlite => {
             assert!(inserted.is_err(), "SQLite's foreign key refuses it");
             env.assert_reconciles();
+            mkoba::with_conn!(&mut conn, |c| c.batch_execute("PRAGMA foreign_keys = OFF;"))
+                .unwrap();
+            mkoba::with_conn!(&mut conn, |c| c.batch_execute(&dangling)).unwrap();
+            let report = mkoba::store::reconcile::run(&mut env.conn()).unwrap();
+            assert!(
+                report
+                    .mismatches
+                    .iter()
+                    .any(|m| m.contains("journal rows name an account or transaction")),
+                "{:?}",
+                report.mismatches
+            );
+            assert!(
+                !report
+                    .mismatches
+                    .iter()
+                    .any(|m| m.contains("written by the ledger")),
+                "only the journal dangles yet: {:?}",
+                report.mismatches
+            );
+            let outbox = "INSERT INTO sms_outbox (recipient, body, template, language, \
+                 transaction_id, status, next_attempt_at, deadline_at, segments, created_at) \
+                 VALUES ('+254700100001', 'x', 'sent', 'en', 999999, 'queued', 0, 0, 1, 0)";
+            mkoba::with_conn!(&mut conn, |c| c.batch_execute(outbox)).unwrap();
+            let report = mkoba::store::reconcile::run(&mut env.conn()).unwrap();
+            assert!(
+                report
+                    .mismatches
+                    .iter()
+                    .any(|m| m.starts_with("1 rows written by the ledger refer to rows")),
+                "{:?}",
+                report.mismatches
+            );
         }
         Backend::Postgres => {
             inserted.expect("no per-row trigger on PostgreSQL");

@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
-use mkoba_ledger::{AccountId, AccountSnapshot, JournalEntry, Money, Phase, Timestamp, TxnKind};
+use mkoba_ledger::{
+    AccountId, AccountKind, AccountSnapshot, JournalEntry, Money, Phase, Timestamp, TxnKind,
+};
 use phonenumber::country::Id;
 
 use crate::sms::encoding::measure;
@@ -175,12 +177,62 @@ fn short_name(name: &str) -> String {
         .collect()
 }
 
+/// The accounts of `ids` each kind of party can own, by the account's kind where the batch
+/// knows it (every account of a batch is loaded): a transfer between two wallets then looks up
+/// two customers, instead of probing the agents' and merchants' indexes for them too, and the
+/// fee revenue account in all three.
+fn owned_by(
+    ids: &[i64],
+    kinds: &HashMap<AccountId, AccountKind>,
+) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+    let (mut customers, mut agents, mut merchants) = (Vec::new(), Vec::new(), Vec::new());
+    for id in ids {
+        match kinds.get(&AccountId(*id)) {
+            Some(AccountKind::CustomerWallet) => customers.push(*id),
+            Some(AccountKind::AgentFloat) => agents.push(*id),
+            Some(AccountKind::Merchant) => merchants.push(*id),
+            Some(
+                AccountKind::AgentCommission
+                | AccountKind::FeeRevenue
+                | AccountKind::EmoneyIssuance
+                | AccountKind::Suspense,
+            ) => {}
+            None => {
+                customers.push(*id);
+                agents.push(*id);
+                merchants.push(*id);
+            }
+        }
+    }
+    (customers, agents, merchants)
+}
+
 fn load_parties(
     conn: &mut AnyConnection,
     ids: &[i64],
+    kinds: &HashMap<AccountId, AccountKind>,
     default_language: Language,
 ) -> Result<HashMap<AccountId, Party>, StoreError> {
     let mut parties = HashMap::new();
+    let (customer_ids, agent_ids, merchant_ids) = owned_by(ids, kinds);
+    if !customer_ids.is_empty() {
+        load_customers(conn, &customer_ids, default_language, &mut parties)?;
+    }
+    if !agent_ids.is_empty() {
+        load_agents(conn, &agent_ids, &mut parties)?;
+    }
+    if !merchant_ids.is_empty() {
+        load_merchants(conn, &merchant_ids, &mut parties)?;
+    }
+    Ok(parties)
+}
+
+fn load_customers(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    default_language: Language,
+    parties: &mut HashMap<AccountId, Party>,
+) -> Result<(), StoreError> {
     let rows: Vec<(i64, String, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
         customers::table
             .filter(customers::wallet_account_id.eq_any(ids))
@@ -204,6 +256,14 @@ fn load_parties(
             },
         );
     }
+    Ok(())
+}
+
+fn load_agents(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    parties: &mut HashMap<AccountId, Party>,
+) -> Result<(), StoreError> {
     let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
         agents::table
             .filter(agents::float_account_id.eq_any(ids))
@@ -214,6 +274,14 @@ fn load_parties(
     for (account, msisdn, name) in rows {
         parties.insert(AccountId(account), Party::Agent { msisdn, name });
     }
+    Ok(())
+}
+
+fn load_merchants(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    parties: &mut HashMap<AccountId, Party>,
+) -> Result<(), StoreError> {
     let rows: Vec<(i64, String, Option<String>)> = with_conn!(&mut *conn, |c| cached_if_short(
         merchants::table
             .filter(merchants::account_id.eq_any(ids))
@@ -224,14 +292,16 @@ fn load_parties(
     for (account, name, msisdn) in rows {
         parties.insert(AccountId(account), Party::Merchant { name, msisdn });
     }
-    Ok(parties)
+    Ok(())
 }
 
 /// Builds and inserts the confirmations for `entries` (those whose command asked for them).
+/// `kinds` holds the kind of each account the batch loaded.
 pub fn enqueue_confirmations(
     conn: &mut AnyConnection,
     cfg: &NotifyConfig,
     entries: &[&JournalEntry],
+    kinds: &HashMap<AccountId, AccountKind>,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
     let moved: Vec<&JournalEntry> = entries
@@ -247,7 +317,7 @@ pub fn enqueue_confirmations(
         .flat_map(|e| [e.receipt.debit.0, e.receipt.credit.0])
         .collect();
     let ids: Vec<i64> = ids.into_iter().collect();
-    let parties = load_parties(conn, &ids, cfg.default_language)?;
+    let parties = load_parties(conn, &ids, kinds, cfg.default_language)?;
     let mut rows = Vec::new();
     for entry in moved {
         rows.extend(rows_for(entry, &parties, cfg, now));
@@ -481,6 +551,26 @@ mod tests {
         }
         assert_eq!(mask_number("+254712345678", Id::KE), "0712***678");
         assert_eq!(mask_number("+256772123456", Id::KE), "+256***456");
+    }
+
+    #[test]
+    fn parties_are_looked_up_where_the_account_kind_says() {
+        let kinds: HashMap<AccountId, AccountKind> = [
+            (1, AccountKind::CustomerWallet),
+            (2, AccountKind::AgentFloat),
+            (3, AccountKind::Merchant),
+            (4, AccountKind::FeeRevenue),
+            (5, AccountKind::AgentCommission),
+            (6, AccountKind::CustomerWallet),
+        ]
+        .into_iter()
+        .map(|(id, kind)| (AccountId(id), kind))
+        .collect();
+        let (customers, agents, merchants) = owned_by(&[1, 2, 3, 4, 5, 6, 7], &kinds);
+        // 7 was not loaded: it is looked up everywhere, as before kinds were known.
+        assert_eq!(customers, vec![1, 6, 7]);
+        assert_eq!(agents, vec![2, 7]);
+        assert_eq!(merchants, vec![3, 7]);
     }
 
     /// The string fast path gives what a full parse gives, for mobile numbers of the markets

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable};
 use mkoba_ledger::{
-    AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
-    Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp,
-    TxnCodes, TxnId, TxnKind,
+    AccountId, AccountKind, AccountState, AllowanceId, AllowanceState, Batch, BatchState,
+    BatchWrites, Command, Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse,
+    ReversibleTxn, Timestamp, TxnCodes, TxnId, TxnKind,
 };
 
 use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
@@ -501,6 +501,10 @@ pub fn run_batch_as(
             .iter()
             .map(|(id, a)| (*id, a.balance_minor))
             .collect();
+        let kinds: HashMap<AccountId, AccountKind> = match ctx.notify {
+            Some(_) => state.accounts.iter().map(|(id, a)| (*id, a.kind)).collect(),
+            None => HashMap::new(),
+        };
         let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
         let outcomes: Vec<Outcome> = commands
             .iter()
@@ -525,7 +529,7 @@ pub fn run_batch_as(
                 .filter(|(outcome, _)| matches!(outcome, Outcome::Accepted(_)))
                 .filter_map(|(_, wanted)| entries.next().filter(|_| *wanted))
                 .collect();
-            enqueue_confirmations(conn, cfg, &confirm, now)?;
+            enqueue_confirmations(conn, cfg, &confirm, &kinds, now)?;
         }
         fault(FaultPoint::BeforeCommit, conn)?;
         Ok(outcomes)
