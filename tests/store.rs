@@ -859,3 +859,48 @@ fn broken_chains_are_reported_and_never_extended(backend: Backend) {
         "{found:?}"
     );
 }
+
+/// A long read (a reconciliation, a backup) keeps SQLite from restarting its log, so the log file
+/// grows past the writer's checkpoint size; once the read ends, the writer's next restart cuts
+/// the file back to that size instead of keeping the disk for the life of the process.
+#[test]
+fn sqlite_log_grown_by_a_long_read_is_cut_back_after_it() {
+    const PAGES: u32 = 1_024;
+    let limit = u64::from(PAGES) * 4_096;
+    let env = TestEnv::start_with(Backend::Sqlite, |c| {
+        c.ledger.sqlite_writer_checkpoint_pages = PAGES;
+    });
+    let mkoba::store::DatabaseUrl::Sqlite(path) = env.db.url.clone() else {
+        unreachable!("a SQLite test database")
+    };
+    let log = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let log_bytes = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let (float, _) = env.agent("AG1", 1_000_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier2);
+
+    let mut reader = env.db.connect();
+    mkoba::with_conn!(&mut reader, |c| c
+        .batch_execute("BEGIN; SELECT count(*) FROM accounts;"))
+    .unwrap();
+    let mut grown = 0;
+    while log_bytes() <= 2 * limit {
+        accepted(&env.submit(TxnKind::Deposit, float, alice, 5_000));
+        grown += 1;
+        assert!(grown < 20_000, "the log stayed at {} bytes", log_bytes());
+    }
+    mkoba::with_conn!(&mut reader, |c| c.batch_execute("COMMIT;")).unwrap();
+    drop(reader);
+
+    let mut after = 0;
+    while log_bytes() > limit {
+        accepted(&env.submit(TxnKind::Deposit, float, alice, 5_000));
+        after += 1;
+        assert!(
+            after < 5_000,
+            "the log is still {} bytes, over the {limit}-byte limit",
+            log_bytes()
+        );
+    }
+    assert_eq!(env.balance(alice), 5_000 * (grown + after));
+    env.assert_reconciles();
+}

@@ -18,6 +18,10 @@ use crate::store::db::{AnyConnection, ConnectionOptions};
 use crate::store::intake::{claims_of, Claim, Claims, Intake};
 use crate::store::{now_micros, StoreError};
 
+/// Bytes in a page of mkoba's SQLite databases: SQLite's default, which mkoba never changes
+/// (session 5 measured 1, 2 and 8 KiB pages slower; `ops/BENCHMARKS.md`).
+const SQLITE_PAGE_BYTES: u64 = 4_096;
+
 /// Where "now" comes from; tests replace it to reach expiry and reversal windows.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
@@ -267,8 +271,17 @@ impl Worker {
                 // steady load only the writer sees that moment (without it the log grew to 385 MB
                 // in 10 s, and every frame lookup grew with it).
                 use diesel::connection::SimpleConnection;
+                //
+                // The log file itself never shrinks unless asked to: a log that a long read
+                // (a reconciliation, a backup) let grow past the checkpoint size would keep
+                // that much disk for the life of the process. `journal_size_limit` has the
+                // connection that restarts the log, nearly always this one, cut the file back
+                // to the checkpoint size at its first commit after the restart; a log that stays
+                // within that size is never cut, so steady load pays nothing for it.
+                let log_bytes_max = u64::from(self.config.sqlite_checkpoint_pages)
+                    .saturating_mul(SQLITE_PAGE_BYTES);
                 c.batch_execute(&format!(
-                    "PRAGMA wal_autocheckpoint = {};",
+                    "PRAGMA wal_autocheckpoint = {}; PRAGMA journal_size_limit = {log_bytes_max};",
                     self.config.sqlite_checkpoint_pages
                 ))?;
                 // The writer checks the references it makes where it makes them, as PostgreSQL's
