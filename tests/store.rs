@@ -404,35 +404,32 @@ fn journal_references_are_refused_or_reported(backend: Backend) {
             mkoba::with_conn!(&mut conn, |c| c.batch_execute("PRAGMA foreign_keys = OFF;"))
                 .unwrap();
             mkoba::with_conn!(&mut conn, |c| c.batch_execute(&dangling)).unwrap();
-            let report = mkoba::store::reconcile::run(&mut env.conn()).unwrap();
-            assert!(
-                report
+            let mismatches = || {
+                mkoba::store::reconcile::run(&mut env.conn())
+                    .unwrap()
                     .mismatches
+            };
+            let found = mismatches();
+            assert!(
+                found
                     .iter()
                     .any(|m| m.contains("journal rows name an account or transaction")),
-                "{:?}",
-                report.mismatches
+                "{found:?}"
             );
             assert!(
-                !report
-                    .mismatches
-                    .iter()
-                    .any(|m| m.contains("written by the ledger")),
-                "only the journal dangles yet: {:?}",
-                report.mismatches
+                !found.iter().any(|m| m.contains("written by the ledger")),
+                "only the journal dangles yet: {found:?}"
             );
             let outbox = "INSERT INTO sms_outbox (recipient, body, template, language, \
                  transaction_id, status, next_attempt_at, deadline_at, segments, created_at) \
                  VALUES ('+254700100001', 'x', 'sent', 'en', 999999, 'queued', 0, 0, 1, 0)";
             mkoba::with_conn!(&mut conn, |c| c.batch_execute(outbox)).unwrap();
-            let report = mkoba::store::reconcile::run(&mut env.conn()).unwrap();
+            let found = mismatches();
             assert!(
-                report
-                    .mismatches
+                found
                     .iter()
                     .any(|m| m.starts_with("1 rows written by the ledger refer to rows")),
-                "{:?}",
-                report.mismatches
+                "{found:?}"
             );
         }
         Backend::Postgres => {

@@ -216,83 +216,57 @@ fn load_parties(
     let mut parties = HashMap::new();
     let (customer_ids, agent_ids, merchant_ids) = owned_by(ids, kinds);
     if !customer_ids.is_empty() {
-        load_customers(conn, &customer_ids, default_language, &mut parties)?;
+        let rows: Vec<(i64, String, String, String)> =
+            with_conn!(&mut *conn, |c| cached_if_short(
+                customers::table
+                    .filter(customers::wallet_account_id.eq_any(&customer_ids))
+                    .select((
+                        customers::wallet_account_id,
+                        customers::msisdn,
+                        customers::name,
+                        customers::language
+                    )),
+                customer_ids.len()
+            )
+            .load(c))?;
+        for (account, msisdn, name, language) in rows {
+            let language = Language::from_code(&language).unwrap_or(default_language);
+            parties.insert(
+                AccountId(account),
+                Party::Customer {
+                    msisdn,
+                    name,
+                    language,
+                },
+            );
+        }
     }
     if !agent_ids.is_empty() {
-        load_agents(conn, &agent_ids, &mut parties)?;
+        let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
+            agents::table
+                .filter(agents::float_account_id.eq_any(&agent_ids))
+                .select((agents::float_account_id, agents::msisdn, agents::name)),
+            agent_ids.len()
+        )
+        .load(c))?;
+        for (account, msisdn, name) in rows {
+            parties.insert(AccountId(account), Party::Agent { msisdn, name });
+        }
     }
     if !merchant_ids.is_empty() {
-        load_merchants(conn, &merchant_ids, &mut parties)?;
+        let rows: Vec<(i64, String, Option<String>)> =
+            with_conn!(&mut *conn, |c| cached_if_short(
+                merchants::table
+                    .filter(merchants::account_id.eq_any(&merchant_ids))
+                    .select((merchants::account_id, merchants::name, merchants::msisdn)),
+                merchant_ids.len()
+            )
+            .load(c))?;
+        for (account, name, msisdn) in rows {
+            parties.insert(AccountId(account), Party::Merchant { name, msisdn });
+        }
     }
     Ok(parties)
-}
-
-fn load_customers(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    default_language: Language,
-    parties: &mut HashMap<AccountId, Party>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
-        customers::table
-            .filter(customers::wallet_account_id.eq_any(ids))
-            .select((
-                customers::wallet_account_id,
-                customers::msisdn,
-                customers::name,
-                customers::language
-            )),
-        ids.len()
-    )
-    .load(c))?;
-    for (account, msisdn, name, language) in rows {
-        let language = Language::from_code(&language).unwrap_or(default_language);
-        parties.insert(
-            AccountId(account),
-            Party::Customer {
-                msisdn,
-                name,
-                language,
-            },
-        );
-    }
-    Ok(())
-}
-
-fn load_agents(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    parties: &mut HashMap<AccountId, Party>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String, String)> = with_conn!(&mut *conn, |c| cached_if_short(
-        agents::table
-            .filter(agents::float_account_id.eq_any(ids))
-            .select((agents::float_account_id, agents::msisdn, agents::name)),
-        ids.len()
-    )
-    .load(c))?;
-    for (account, msisdn, name) in rows {
-        parties.insert(AccountId(account), Party::Agent { msisdn, name });
-    }
-    Ok(())
-}
-
-fn load_merchants(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    parties: &mut HashMap<AccountId, Party>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String, Option<String>)> = with_conn!(&mut *conn, |c| cached_if_short(
-        merchants::table
-            .filter(merchants::account_id.eq_any(ids))
-            .select((merchants::account_id, merchants::name, merchants::msisdn)),
-        ids.len()
-    )
-    .load(c))?;
-    for (account, name, msisdn) in rows {
-        parties.insert(AccountId(account), Party::Merchant { name, msisdn });
-    }
-    Ok(())
 }
 
 /// Builds and inserts the confirmations for `entries` (those whose command asked for them).
