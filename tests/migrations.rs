@@ -146,16 +146,17 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
-        // 000014 (account chains) goes first, then 000013.
-        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
-        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        // 000015 (outbox parameters) and 000014 (account chains) go first, then 000013.
+        for _ in 0..3 {
+            c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        }
         assert_eq!(
             sqlite_unique_columns(c),
             BTreeSet::from(["code".to_owned(), "idempotency_key".to_owned()])
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            2
+            3
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -242,22 +243,8 @@ fn account_chains_are_derived_from_the_journal(backend: Backend) {
     let size = env.journal_size();
     {
         let mut conn = env.conn();
-        match &mut *conn {
-            AnyConnection::Sqlite(c) => {
-                c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
-                assert_eq!(
-                    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-                    1
-                );
-            }
-            AnyConnection::Postgres(c) => {
-                c.revert_last_migration(POSTGRES_MIGRATIONS).unwrap();
-                assert_eq!(
-                    c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len(),
-                    1
-                );
-            }
-        }
+        // 000015 (outbox parameters) goes first, then 000014.
+        revert_and_run_again(&mut conn, 2, |_| {});
         let edit = mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
         assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
@@ -281,4 +268,133 @@ fn sqlite_account_chains_are_derived_from_the_journal() {
 #[test]
 fn postgres_account_chains_are_derived_from_the_journal() {
     account_chains_are_derived_from_the_journal(Backend::Postgres);
+}
+
+/// Reverts the newest `n` migrations, calls `between` on the reverted schema, and runs them again.
+fn revert_and_run_again(
+    conn: &mut AnyConnection,
+    n: usize,
+    between: impl FnOnce(&mut AnyConnection),
+) {
+    match &mut *conn {
+        AnyConnection::Sqlite(c) => {
+            for _ in 0..n {
+                c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+            }
+        }
+        AnyConnection::Postgres(c) => {
+            for _ in 0..n {
+                c.revert_last_migration(POSTGRES_MIGRATIONS).unwrap();
+            }
+        }
+    }
+    between(&mut *conn);
+    let ran = match &mut *conn {
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
+        AnyConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len(),
+    };
+    assert_eq!(ran, n);
+}
+
+/// Migration 000015 lets a confirmation be kept as its parameters. Down, a build without it
+/// cannot render them: such a row keeps its template's name as its body and, if not yet sent,
+/// is failed with the reason (never sent as that name); rows with a body are untouched. Up
+/// again, the writer keeps new confirmations as parameters and every row still reads.
+fn outbox_parameters_survive_down_and_up(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use mkoba::sms::outbox;
+    use mkoba::store::schema::sms_outbox;
+    use mkoba_ledger::{Outcome, Tier, TxnKind};
+    let env = crate::support::TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700770001", Tier::Tier1);
+    let bob = env.customer("+254700770002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    let stored = |conn: &mut AnyConnection| -> Vec<outbox::StoredOutboxRow> {
+        mkoba::with_conn!(&mut *conn, |c| sms_outbox::table
+            .order(sms_outbox::id)
+            .select(outbox::StoredOutboxRow::as_select())
+            .load(c))
+        .unwrap()
+    };
+    let mut conn = env.conn();
+    let before = stored(&mut conn);
+    let kept: Vec<i64> = before
+        .iter()
+        .filter(|r| r.params.is_some())
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        kept.len(),
+        3,
+        "the agent's float, the customer's cash-in, the agent's: {before:?}"
+    );
+    // One of them already went out: down must not fail what was sent.
+    let sent = "UPDATE sms_outbox SET status = 'sent' WHERE id = ";
+    mkoba::with_conn!(&mut *conn, |c| c
+        .batch_execute(&format!("{sent}{}", kept[1])))
+    .unwrap();
+    revert_and_run_again(&mut conn, 1, |conn| {
+        #[derive(QueryableByName, Debug)]
+        struct Old {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            body: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            status: String,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            last_error: Option<String>,
+        }
+        let old: Vec<Old> = mkoba::with_conn!(&mut *conn, |c| diesel::sql_query(
+            "SELECT body, status, last_error FROM sms_outbox ORDER BY id"
+        )
+        .load(c))
+        .unwrap();
+        assert_eq!(old.len(), before.len());
+        let by_id = |id: i64| &old[before.iter().position(|r| r.id == id).unwrap()];
+        let queued = by_id(kept[0]);
+        assert_eq!(
+            (queued.body.as_str(), queued.status.as_str()),
+            ("[float_received]", "failed")
+        );
+        assert!(queued
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot render"));
+        let sent = by_id(kept[1]);
+        assert_eq!(
+            (sent.status.as_str(), sent.last_error.as_deref()),
+            ("sent", None)
+        );
+        assert!(sent.body.starts_with('['), "{sent:?}");
+    });
+    let after = stored(&mut conn);
+    assert!(after.iter().all(|r| r.body.is_some() && r.params.is_none()));
+    drop(conn);
+    assert!(matches!(
+        env.submit(TxnKind::Transfer, alice, bob, 1_000),
+        Outcome::Accepted(_)
+    ));
+    let mut conn = env.conn();
+    let newest = stored(&mut conn);
+    assert_eq!(newest.len(), before.len() + 2);
+    assert!(newest[before.len()..]
+        .iter()
+        .all(|r| r.params.is_some() && r.body.is_none()));
+    for row in newest {
+        assert!(row.rendered().unreadable.is_none());
+    }
+    drop(conn);
+    env.assert_reconciles();
+}
+
+#[test]
+fn sqlite_outbox_parameters_survive_down_and_up() {
+    outbox_parameters_survive_down_and_up(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_outbox_parameters_survive_down_and_up() {
+    outbox_parameters_survive_down_and_up(Backend::Postgres);
 }

@@ -189,7 +189,8 @@ both_backends!(
     confirmations_are_written_with_the_payment_and_only_then,
     dispatch_retries_then_sends_and_stops_on_permanent_errors,
     outcomes_recorded_together_end_as_outcomes_recorded_alone,
-    a_slot_is_freed_only_once_its_outcome_is_committed
+    a_slot_is_freed_only_once_its_outcome_is_committed,
+    unreadable_parameters_fail_the_message_and_are_never_sent
 );
 
 fn confirmations_are_written_with_the_payment_and_only_then(backend: Backend) {
@@ -228,6 +229,18 @@ fn confirmations_are_written_with_the_payment_and_only_then(backend: Backend) {
         to_bob[0].body
     );
     assert_eq!(to_bob[0].status, "queued");
+    // The ledger writer stored the confirmations as their parameters, not as text; they are
+    // rendered when read or sent.
+    let stored = stored_rows(&env);
+    let kept: Vec<_> = stored
+        .iter()
+        .filter(|r| r.recipient == "+254700100001" && r.template == "sent")
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].body.as_deref(), kept[0].segments), (None, None));
+    let params = kept[0].params.as_deref().unwrap();
+    assert!(params.len() < 100 && params.contains(&code), "{params}");
+    assert_eq!(to_alice[0].segments, 1);
 
     // A rejected payment sends nothing.
     let before = outbox::counts(&mut env.conn()).unwrap();
@@ -1017,14 +1030,97 @@ fn outcomes_recorded_together_end_as_outcomes_recorded_alone(backend: Backend) {
     assert_eq!(before, after);
 }
 
+fn stored_rows(env: &TestEnv) -> Vec<outbox::StoredOutboxRow> {
+    use diesel::prelude::*;
+    use mkoba::store::schema::sms_outbox;
+    mkoba::with_conn!(&mut *env.conn(), |c| sms_outbox::table
+        .order(sms_outbox::id)
+        .select(outbox::StoredOutboxRow::as_select())
+        .load(c))
+    .unwrap()
+}
+
+/// A confirmation whose stored parameters cannot be read back is failed with the reason and
+/// never sent; the others go out, rendered; a copy queued by `resend` renders the same text.
+fn unreadable_parameters_fail_the_message_and_are_never_sent(backend: Backend) {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    let env = TestEnv::start_with(backend, |c| twilio_config(c, &server.uri()));
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    env.submit(TxnKind::Transfer, alice, bob, 50_000);
+    let rows = stored_rows(&env);
+    let sent = rows.iter().find(|r| r.template == "sent").unwrap();
+    let received = rows.iter().find(|r| r.template == "received").unwrap();
+    assert!(sent.params.is_some() && received.params.is_some());
+    let expected = outbox_rows(&env, "+254700100002")[0].body.clone();
+    let corrupt = format!(
+        "UPDATE sms_outbox SET params = '[\"{}\"]' WHERE id = {}",
+        "QK7ZD3MPWA", sent.id
+    );
+    mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&corrupt)).unwrap();
+    rt.block_on(async {
+        Mock::given(method("POST"))
+            .respond_with(created("SM1"))
+            .mount(&server)
+            .await;
+    });
+    let dispatcher = Dispatcher::new(
+        env.app.pool.clone(),
+        Arc::clone(&env.app.sms),
+        env.app.config.sms.clone(),
+        env.clock.clone() as Arc<dyn Clock>,
+    );
+    rt.block_on(dispatcher.dispatch_once()).unwrap();
+    let handed: Vec<BTreeMap<String, String>> = rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .iter()
+        .map(form)
+        .collect();
+    assert!(
+        handed.iter().any(|f| f["Body"] == expected),
+        "Bob's confirmation went out rendered: {handed:?}"
+    );
+    assert!(
+        handed
+            .iter()
+            .all(|f| !f["Body"].is_empty() && !f["Body"].contains("QK7ZD3MPWA")),
+        "nothing empty or unreadable was sent: {handed:?}"
+    );
+    let failed = claimed_row(&env, sent.id);
+    assert_eq!(failed.status, "failed");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("unreadable parameters: parameters do not parse"),
+        "{failed:?}"
+    );
+    assert_eq!(claimed_row(&env, received.id).status, "sent");
+    let now = env.clock.now();
+    let copy = outbox::resend(&mut env.conn(), &env.app.notify, received.id, now)
+        .unwrap()
+        .unwrap();
+    let copy = claimed_row(&env, copy);
+    assert_eq!(
+        (copy.status.as_str(), copy.body.as_str()),
+        ("queued", expected.as_str())
+    );
+}
+
 fn claimed_row(env: &TestEnv, id: i64) -> outbox::OutboxRow {
     use diesel::prelude::*;
     use mkoba::store::schema::sms_outbox;
     mkoba::with_conn!(&mut *env.conn(), |c| sms_outbox::table
         .find(id)
-        .select(outbox::OutboxRow::as_select())
+        .select(outbox::StoredOutboxRow::as_select())
         .first(c))
     .unwrap()
+    .rendered()
 }
 
 /// Answers like Twilio at once, and notes at each request how many messages it has been handed

@@ -7,5 +7,6 @@ pub mod inbound;
 pub mod localtime;
 pub mod notify;
 pub mod outbox;
+pub mod parameters;
 pub mod provider;
 pub mod templates;

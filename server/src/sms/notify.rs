@@ -11,6 +11,7 @@ use phonenumber::country::Id;
 
 use crate::sms::encoding::measure;
 use crate::sms::localtime::local_date_time;
+use crate::sms::parameters::to_parameters;
 use crate::sms::templates::{Confirmation, Language, Message};
 use crate::store::cached::cached_if_short;
 use crate::store::db::AnyConnection;
@@ -62,7 +63,9 @@ impl Party {
 #[diesel(table_name = sms_outbox, treat_none_as_default_value = false)]
 pub struct NewOutboxRow {
     pub recipient: String,
-    pub body: String,
+    /// The text, or `None` when the message is kept as `params` (see `sms::parameters`).
+    pub body: Option<String>,
+    pub params: Option<String>,
     pub template: String,
     pub language: String,
     pub transaction_id: Option<i64>,
@@ -70,11 +73,13 @@ pub struct NewOutboxRow {
     pub status: String,
     pub next_attempt_at: i64,
     pub deadline_at: i64,
-    pub segments: i32,
+    /// Counted with the body; `None` with it.
+    pub segments: Option<i32>,
     pub created_at: i64,
 }
 
 impl NewOutboxRow {
+    /// A message stored rendered.
     pub fn new(
         recipient: &str,
         message: &Message,
@@ -87,7 +92,8 @@ impl NewOutboxRow {
         let segments = i32::try_from(measure(&body).segments).unwrap_or(i32::MAX);
         NewOutboxRow {
             recipient: recipient.to_owned(),
-            body,
+            body: Some(body),
+            params: None,
             template: message.template().to_owned(),
             language: language.code().to_owned(),
             transaction_id: txn,
@@ -95,7 +101,37 @@ impl NewOutboxRow {
             status: "queued".into(),
             next_attempt_at: now.0,
             deadline_at: now.saturating_add_seconds(cfg.deadline_seconds).0,
-            segments,
+            segments: Some(segments),
+            created_at: now.0,
+        }
+    }
+
+    /// A message stored as its parameters when it is a confirmation (rendered when sent), else
+    /// rendered: what the ledger writer stores, as rendering is work in the one thread every
+    /// payment waits for.
+    pub fn kept(
+        recipient: &str,
+        message: &Message,
+        language: Language,
+        txn: Option<i64>,
+        now: Timestamp,
+        cfg: &NotifyConfig,
+    ) -> NewOutboxRow {
+        let Some(params) = to_parameters(message) else {
+            return NewOutboxRow::new(recipient, message, language, txn, now, cfg);
+        };
+        NewOutboxRow {
+            recipient: recipient.to_owned(),
+            body: None,
+            params: Some(params),
+            template: message.template().to_owned(),
+            language: language.code().to_owned(),
+            transaction_id: txn,
+            promotional: false,
+            status: "queued".into(),
+            next_attempt_at: now.0,
+            deadline_at: now.saturating_add_seconds(cfg.deadline_seconds).0,
+            segments: None,
             created_at: now.0,
         }
     }
@@ -319,13 +355,15 @@ fn insert_outbox_pg(c: &mut diesel::PgConnection, rows: &[NewOutboxRow]) -> Resu
     let text = |f: fn(&NewOutboxRow) -> &str| -> Vec<&str> { rows.iter().map(f).collect() };
     let int = |f: fn(&NewOutboxRow) -> i64| -> Vec<i64> { rows.iter().map(f).collect() };
     let inserted = diesel::sql_query(
-        "INSERT INTO sms_outbox (recipient, body, template, language, transaction_id, \
+        "INSERT INTO sms_outbox (recipient, body, params, template, language, transaction_id, \
            promotional, status, next_attempt_at, deadline_at, segments, created_at) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-           $6::boolean[], $7::text[], $8::bigint[], $9::bigint[], $10::integer[], $11::bigint[])",
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+           $6::bigint[], $7::boolean[], $8::text[], $9::bigint[], $10::bigint[], $11::integer[], \
+           $12::bigint[])",
     )
     .bind::<Array<Text>, _>(text(|r| &r.recipient))
-    .bind::<Array<Text>, _>(text(|r| &r.body))
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.body.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.params.as_deref()).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(text(|r| &r.template))
     .bind::<Array<Text>, _>(text(|r| &r.language))
     .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.transaction_id).collect::<Vec<_>>())
@@ -333,7 +371,7 @@ fn insert_outbox_pg(c: &mut diesel::PgConnection, rows: &[NewOutboxRow]) -> Resu
     .bind::<Array<Text>, _>(text(|r| &r.status))
     .bind::<Array<BigInt>, _>(int(|r| r.next_attempt_at))
     .bind::<Array<BigInt>, _>(int(|r| r.deadline_at))
-    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.segments).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.segments).collect::<Vec<_>>())
     .bind::<Array<BigInt>, _>(int(|r| r.created_at))
     .execute(c)?;
     if inserted != rows.len() {
@@ -473,7 +511,7 @@ fn rows_for(
                 Party::Customer { language, .. } => *language,
                 Party::Agent { .. } | Party::Merchant { .. } => cfg.default_language,
             };
-            Some(NewOutboxRow::new(
+            Some(NewOutboxRow::kept(
                 party.phone()?,
                 &message,
                 language,

@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde::Serialize;
 
+use crate::sms::encoding::measure;
 use crate::sms::notify::{NewOutboxRow, NotifyConfig};
+use crate::sms::parameters::from_parameters;
 use crate::sms::templates::{Language, Message};
 use crate::store::cached::cached;
 use crate::store::db::{write_transaction, AnyConnection};
@@ -17,11 +19,39 @@ use crate::store::StoreError;
 use crate::with_conn;
 use mkoba_ledger::Timestamp;
 
-#[derive(Clone, Debug, Queryable, Selectable, QueryableByName, Serialize)]
+/// An outbox row as the table holds it: a rendered body, or the parameters of a confirmation
+/// (`sms::parameters`). [`StoredOutboxRow::rendered`] gives its text.
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = sms_outbox)]
+pub struct StoredOutboxRow {
+    pub id: i64,
+    pub recipient: String,
+    pub body: Option<String>,
+    pub params: Option<String>,
+    pub template: String,
+    pub language: String,
+    pub transaction_id: Option<i64>,
+    pub promotional: bool,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub claimed_until: Option<i64>,
+    pub deadline_at: i64,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+    pub segments: Option<i32>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+}
+
+/// An outbox row with its text: what the dispatcher sends and the development inbox shows.
+#[derive(Clone, Debug, Serialize)]
 pub struct OutboxRow {
     pub id: i64,
     pub recipient: String,
+    /// Empty only when `unreadable` says why.
     pub body: String,
     pub template: String,
     pub language: String,
@@ -39,6 +69,52 @@ pub struct OutboxRow {
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub delivered_at: Option<i64>,
+    /// Set when stored parameters could not be rendered: the dispatcher fails such a message
+    /// rather than send a wrong or empty text.
+    pub unreadable: Option<String>,
+}
+
+impl StoredOutboxRow {
+    /// The row with its text, rendered from its parameters in its language if it has no body.
+    pub fn rendered(self) -> OutboxRow {
+        let (body, unreadable) = match (self.body, &self.params) {
+            (Some(body), _) => (body, None),
+            (None, Some(params)) => {
+                let language = Language::from_code(&self.language).unwrap_or(Language::En);
+                match from_parameters(&self.template, params) {
+                    Ok(message) => (message.render(language), None),
+                    Err(e) => (String::new(), Some(e.to_string())),
+                }
+            }
+            // The table's CHECK refuses such a row; named all the same.
+            (None, None) => (String::new(), Some("neither body nor parameters".into())),
+        };
+        let segments = self
+            .segments
+            .unwrap_or_else(|| i32::try_from(measure(&body).segments.max(1)).unwrap_or(i32::MAX));
+        OutboxRow {
+            id: self.id,
+            recipient: self.recipient,
+            body,
+            template: self.template,
+            language: self.language,
+            transaction_id: self.transaction_id,
+            promotional: self.promotional,
+            status: self.status,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            claimed_until: self.claimed_until,
+            deadline_at: self.deadline_at,
+            provider: self.provider,
+            provider_message_id: self.provider_message_id,
+            last_error: self.last_error,
+            segments,
+            created_at: self.created_at,
+            sent_at: self.sent_at,
+            delivered_at: self.delivered_at,
+            unreadable,
+        }
+    }
 }
 
 /// Queues one message outside a ledger batch (welcome, PIN reset, replies to inbound SMS).
@@ -78,8 +154,8 @@ pub fn claim_due(
             .bind::<BigInt, _>(lease_until)
             .bind::<BigInt, _>(now)
             .bind::<BigInt, _>(limit)
-            .load::<OutboxRow>(c)?;
-            Ok(rows)
+            .load::<StoredOutboxRow>(c)?;
+            Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
         }
         AnyConnection::Sqlite(_) => write_transaction(conn, |conn| {
             // BEGIN IMMEDIATE holds the database's write lock: no other process can claim meanwhile.
@@ -113,11 +189,12 @@ pub fn claim_due(
                 sms_outbox::claimed_until.eq(Some(lease_until))
             ))
             .execute(c))?;
-            Ok(with_conn!(&mut *conn, |c| sms_outbox::table
+            let rows: Vec<StoredOutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
                 .filter(sms_outbox::id.eq_any(&ids))
                 .order(sms_outbox::next_attempt_at)
-                .select(OutboxRow::as_select())
-                .load(c))?)
+                .select(StoredOutboxRow::as_select())
+                .load(c))?;
+            Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
         }),
     }
 }
@@ -318,7 +395,7 @@ pub fn for_recipient(
     recipient: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(with_conn!(conn, |c| {
+    let rows: Vec<StoredOutboxRow> = with_conn!(conn, |c| {
         let newest: Option<i64> = sms_outbox::table
             .select(diesel::dsl::max(sms_outbox::id))
             .get_result(c)?;
@@ -328,9 +405,10 @@ pub fn for_recipient(
             .filter(sms_outbox::recipient.eq(recipient))
             .order(sms_outbox::id.desc())
             .limit(limit)
-            .select(OutboxRow::as_select())
+            .select(StoredOutboxRow::as_select())
             .load(c)
-    })?)
+    })?;
+    Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
 }
 
 #[derive(QueryableByName)]
@@ -360,9 +438,9 @@ pub fn resend(
     id: i64,
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let original: Option<OutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
+    let original: Option<StoredOutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
         .find(id)
-        .select(OutboxRow::as_select())
+        .select(StoredOutboxRow::as_select())
         .get_result(c)
         .optional())?;
     let Some(original) = original else {
@@ -371,6 +449,7 @@ pub fn resend(
     let copy = NewOutboxRow {
         recipient: original.recipient,
         body: original.body,
+        params: original.params,
         template: original.template,
         language: original.language,
         transaction_id: original.transaction_id,

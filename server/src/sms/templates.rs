@@ -132,6 +132,39 @@ impl Message {
         }
     }
 
+    /// The confirmation this message carries, for the messages that confirm money moving.
+    pub fn confirmation(&self) -> Option<&Confirmation> {
+        match self {
+            Message::Sent(c)
+            | Message::Received(c)
+            | Message::CashIn(c)
+            | Message::AgentCashIn(c)
+            | Message::CashOut(c)
+            | Message::AgentCashOut(c)
+            | Message::MerchantPayment(c)
+            | Message::Purchase(c)
+            | Message::ReversalCredit(c)
+            | Message::ReversalDebit(c)
+            | Message::FloatReceived(c)
+            | Message::Refund(c)
+            | Message::Sale(c) => Some(c),
+            Message::LowFloat { .. }
+            | Message::Welcome { .. }
+            | Message::PinReset { .. }
+            | Message::PinLocked
+            | Message::Help
+            | Message::Balance { .. }
+            | Message::CheckGenuine { .. }
+            | Message::CheckUnknown { .. }
+            | Message::PromotionsOff
+            | Message::PromotionsOn
+            | Message::NotRegistered
+            | Message::PaymentRequest { .. }
+            | Message::AllowanceRequest { .. }
+            | Message::ChargeSummary { .. } => None,
+        }
+    }
+
     pub fn render(&self, language: Language) -> String {
         let (main, tail) = self.parts(language);
         match tail {
@@ -368,7 +401,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -407,7 +440,8 @@ mod tests {
         c
     }
 
-    fn all_messages() -> Vec<Message> {
+    /// One sample of every message, at its longest.
+    pub(crate) fn all_messages() -> Vec<Message> {
         let c = worst_case;
         let mut agent = c();
         agent.counterparty = "Mama Mboga Shop Kibe".into(); // agents' names are cut to 20

@@ -116,7 +116,7 @@ diesel::table! {
     sms_outbox (id) {
         id -> BigInt,
         recipient -> Text,
-        body -> Text,
+        body -> Nullable<Text>,
         template -> Text,
         language -> Text,
         transaction_id -> Nullable<BigInt>,
@@ -129,10 +129,11 @@ diesel::table! {
         provider -> Nullable<Text>,
         provider_message_id -> Nullable<Text>,
         last_error -> Nullable<Text>,
-        segments -> Integer,
+        segments -> Nullable<Integer>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
         delivered_at -> Nullable<BigInt>,
+        params -> Nullable<Text>,
     }
 }
 

@@ -566,15 +566,18 @@ pub fn run(args: SmsArgs) -> anyhow::Result<()> {
     let drained = !after.contains_key("queued") && !after.contains_key("sending");
     runtime.block_on(stub_handle.stop(false));
 
-    let rows: Vec<Row> = mkoba::with_conn!(&mut *checkout(&app.pool)?, |c| sms_outbox::table
-        .select((
-            sms_outbox::id,
-            sms_outbox::recipient,
-            sms_outbox::body,
-            sms_outbox::status,
-            sms_outbox::provider_message_id
-        ))
-        .load(c))?;
+    // Rendered as the dispatcher renders them: confirmations are kept as their parameters.
+    let stored: Vec<outbox::StoredOutboxRow> =
+        mkoba::with_conn!(&mut *checkout(&app.pool)?, |c| sms_outbox::table
+            .select(outbox::StoredOutboxRow::as_select())
+            .load(c))?;
+    let rows: Vec<Row> = stored
+        .into_iter()
+        .map(|r| {
+            let r = r.rendered();
+            (r.id, r.recipient, r.body, r.status, r.provider_message_id)
+        })
+        .collect();
     let (sent_twice, mismatched) = verify(&rows, &stub);
     let report = reconcile::run(&mut *checkout(&app.pool)?)?;
     drop(app);
