@@ -158,7 +158,9 @@ pub fn claim_due(
             Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
         }
         AnyConnection::Sqlite(_) => write_transaction(conn, |conn| {
-            // BEGIN IMMEDIATE holds the database's write lock: no other process can claim meanwhile.
+            // BEGIN IMMEDIATE holds the database's write lock: no other process can claim
+            // meanwhile. The ledger writer waits for that lock too, so the rows are rendered
+            // only once it is released.
             let due = sms_outbox::status
                 .eq("queued")
                 .and(sms_outbox::next_attempt_at.le(now))
@@ -189,12 +191,14 @@ pub fn claim_due(
                 sms_outbox::claimed_until.eq(Some(lease_until))
             ))
             .execute(c))?;
-            let rows: Vec<StoredOutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
+            Ok(with_conn!(&mut *conn, |c| sms_outbox::table
                 .filter(sms_outbox::id.eq_any(&ids))
                 .order(sms_outbox::next_attempt_at)
                 .select(StoredOutboxRow::as_select())
-                .load(c))?;
-            Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
+                .load(c))?)
+        })
+        .map(|rows: Vec<StoredOutboxRow>| {
+            rows.into_iter().map(StoredOutboxRow::rendered).collect()
         }),
     }
 }
