@@ -443,7 +443,8 @@ fn import_onboards_customers_with_start_pins_and_names_bad_rows() {
     assert_eq!(dana.language, "sw");
     let sms = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254722000111", 5).unwrap();
     assert_eq!(sms[0].template, "pin_reset");
-    assert!(sms[0].body.contains("PIN yako ya muda"), "{}", sms[0].body);
+    let text = sms[0].text().unwrap();
+    assert!(text.contains("PIN yako ya muda"), "{text}");
     let (locked, must_change) = mkoba::store::parties::pin_flags(&mut env.conn(), dana.id).unwrap();
     assert_eq!(
         (locked, must_change),

@@ -255,7 +255,10 @@ pub fn sms_to(s: &Running, msisdn: &str) -> Vec<(String, String)> {
     mkoba::sms::outbox::for_recipient(&mut s.env.conn(), msisdn, 50)
         .unwrap()
         .into_iter()
-        .map(|r| (r.template, r.body))
+        .map(|r| {
+            let text = r.text().unwrap();
+            (r.template, text)
+        })
         .collect()
 }
 

@@ -246,7 +246,10 @@ async fn dev_inbox(
         .await?;
     let messages: Vec<_> = rows
         .iter()
-        .map(|r| json!({ "id": r.id, "body": r.body, "template": r.template, "status": r.status, "created_at_us": r.created_at }))
+        .map(|r| {
+            let body = r.text().unwrap_or_else(|e| format!("(unreadable: {e})"));
+            json!({ "id": r.id, "body": body, "template": r.template, "status": r.status, "created_at_us": r.created_at })
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "messages": messages })))
 }

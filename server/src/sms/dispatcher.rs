@@ -278,13 +278,16 @@ async fn attempt(provider: &Provider, row: &OutboxRow, config: &SmsConfig, now: 
             error: "deadline passed before the message could be sent".into(),
         };
     }
-    if let Some(reason) = &row.unreadable {
-        return Attempt::Failed {
-            error: format!("unreadable parameters: {reason}"),
-        };
-    }
+    let body = match row.text() {
+        Ok(body) => body,
+        Err(reason) => {
+            return Attempt::Failed {
+                error: format!("unreadable parameters: {reason}"),
+            }
+        }
+    };
     let started = std::time::Instant::now();
-    let outcome = provider.send(row.id, &row.recipient, &row.body).await;
+    let outcome = provider.send(row.id, &row.recipient, &body).await;
     if let Some(m) = crate::metrics::get() {
         m.sms_send_seconds.observe(started.elapsed().as_secs_f64());
     }

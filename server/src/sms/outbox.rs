@@ -8,9 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde::Serialize;
 
-use crate::sms::encoding::measure;
 use crate::sms::notify::{NewOutboxRow, NotifyConfig};
-use crate::sms::parameters::from_parameters;
+use crate::sms::parameters::{from_parameters, UnreadableParameters};
 use crate::sms::templates::{Language, Message};
 use crate::store::cached::cached;
 use crate::store::db::{write_transaction, AnyConnection};
@@ -20,10 +19,10 @@ use crate::with_conn;
 use mkoba_ledger::Timestamp;
 
 /// An outbox row as the table holds it: a rendered body, or the parameters of a confirmation
-/// (`sms::parameters`). [`StoredOutboxRow::rendered`] gives its text.
-#[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
+/// (`sms::parameters`); [`OutboxRow::text`] gives its text either way.
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName, Serialize)]
 #[diesel(table_name = sms_outbox)]
-pub struct StoredOutboxRow {
+pub struct OutboxRow {
     pub id: i64,
     pub recipient: String,
     pub body: Option<String>,
@@ -40,79 +39,26 @@ pub struct StoredOutboxRow {
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
+    /// Counted with a body; `None` for parameters.
     pub segments: Option<i32>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub delivered_at: Option<i64>,
 }
 
-/// An outbox row with its text: what the dispatcher sends and the development inbox shows.
-#[derive(Clone, Debug, Serialize)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub recipient: String,
-    /// Empty only when `unreadable` says why.
-    pub body: String,
-    pub template: String,
-    pub language: String,
-    pub transaction_id: Option<i64>,
-    pub promotional: bool,
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: i64,
-    pub claimed_until: Option<i64>,
-    pub deadline_at: i64,
-    pub provider: Option<String>,
-    pub provider_message_id: Option<String>,
-    pub last_error: Option<String>,
-    pub segments: i32,
-    pub created_at: i64,
-    pub sent_at: Option<i64>,
-    pub delivered_at: Option<i64>,
-    /// Set when stored parameters could not be rendered: the dispatcher fails such a message
-    /// rather than send a wrong or empty text.
-    pub unreadable: Option<String>,
-}
-
-impl StoredOutboxRow {
-    /// The row with its text, rendered from its parameters in its language if it has no body.
-    pub fn rendered(self) -> OutboxRow {
-        let (body, unreadable) = match (self.body, &self.params) {
-            (Some(body), _) => (body, None),
+impl OutboxRow {
+    /// The message's text: its body, or its parameters rendered in its language. An error means
+    /// the parameters cannot be read back; the dispatcher fails such a message rather than send
+    /// a wrong or empty text.
+    pub fn text(&self) -> Result<String, UnreadableParameters> {
+        match (&self.body, &self.params) {
+            (Some(body), _) => Ok(body.clone()),
             (None, Some(params)) => {
                 let language = Language::from_code(&self.language).unwrap_or(Language::En);
-                match from_parameters(&self.template, params) {
-                    Ok(message) => (message.render(language), None),
-                    Err(e) => (String::new(), Some(e.to_string())),
-                }
+                Ok(from_parameters(&self.template, params)?.render(language))
             }
             // The table's CHECK refuses such a row; named all the same.
-            (None, None) => (String::new(), Some("neither body nor parameters".into())),
-        };
-        let segments = self
-            .segments
-            .unwrap_or_else(|| i32::try_from(measure(&body).segments.max(1)).unwrap_or(i32::MAX));
-        OutboxRow {
-            id: self.id,
-            recipient: self.recipient,
-            body,
-            template: self.template,
-            language: self.language,
-            transaction_id: self.transaction_id,
-            promotional: self.promotional,
-            status: self.status,
-            attempts: self.attempts,
-            next_attempt_at: self.next_attempt_at,
-            claimed_until: self.claimed_until,
-            deadline_at: self.deadline_at,
-            provider: self.provider,
-            provider_message_id: self.provider_message_id,
-            last_error: self.last_error,
-            segments,
-            created_at: self.created_at,
-            sent_at: self.sent_at,
-            delivered_at: self.delivered_at,
-            unreadable,
+            (None, None) => Err(UnreadableParameters::Missing),
         }
     }
 }
@@ -154,13 +100,13 @@ pub fn claim_due(
             .bind::<BigInt, _>(lease_until)
             .bind::<BigInt, _>(now)
             .bind::<BigInt, _>(limit)
-            .load::<StoredOutboxRow>(c)?;
-            Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
+            .load::<OutboxRow>(c)?;
+            Ok(rows)
         }
         AnyConnection::Sqlite(_) => write_transaction(conn, |conn| {
             // BEGIN IMMEDIATE holds the database's write lock: no other process can claim
-            // meanwhile. The ledger writer waits for that lock too, so the rows are rendered
-            // only once it is released.
+            // meanwhile. The ledger writer waits for that lock too: rows are rendered (by the
+            // dispatcher) only once it is released.
             let due = sms_outbox::status
                 .eq("queued")
                 .and(sms_outbox::next_attempt_at.le(now))
@@ -194,11 +140,8 @@ pub fn claim_due(
             Ok(with_conn!(&mut *conn, |c| sms_outbox::table
                 .filter(sms_outbox::id.eq_any(&ids))
                 .order(sms_outbox::next_attempt_at)
-                .select(StoredOutboxRow::as_select())
+                .select(OutboxRow::as_select())
                 .load(c))?)
-        })
-        .map(|rows: Vec<StoredOutboxRow>| {
-            rows.into_iter().map(StoredOutboxRow::rendered).collect()
         }),
     }
 }
@@ -399,7 +342,7 @@ pub fn for_recipient(
     recipient: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    let rows: Vec<StoredOutboxRow> = with_conn!(conn, |c| {
+    Ok(with_conn!(conn, |c| {
         let newest: Option<i64> = sms_outbox::table
             .select(diesel::dsl::max(sms_outbox::id))
             .get_result(c)?;
@@ -409,10 +352,9 @@ pub fn for_recipient(
             .filter(sms_outbox::recipient.eq(recipient))
             .order(sms_outbox::id.desc())
             .limit(limit)
-            .select(StoredOutboxRow::as_select())
+            .select(OutboxRow::as_select())
             .load(c)
-    })?;
-    Ok(rows.into_iter().map(StoredOutboxRow::rendered).collect())
+    })?)
 }
 
 #[derive(QueryableByName)]
@@ -442,9 +384,9 @@ pub fn resend(
     id: i64,
     now: Timestamp,
 ) -> Result<Option<i64>, StoreError> {
-    let original: Option<StoredOutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
+    let original: Option<OutboxRow> = with_conn!(&mut *conn, |c| sms_outbox::table
         .find(id)
-        .select(StoredOutboxRow::as_select())
+        .select(OutboxRow::as_select())
         .get_result(c)
         .optional())?;
     let Some(original) = original else {

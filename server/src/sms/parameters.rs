@@ -61,6 +61,8 @@ pub enum UnreadableParameters {
     UnknownTemplate(String),
     #[error("parameters do not parse: {0}")]
     Malformed(String),
+    #[error("neither body nor parameters")]
+    Missing,
 }
 
 /// The parameters of `message`, if it is a confirmation (and they fit the column); `None` means

@@ -567,15 +567,15 @@ pub fn run(args: SmsArgs) -> anyhow::Result<()> {
     runtime.block_on(stub_handle.stop(false));
 
     // Rendered as the dispatcher renders them: confirmations are kept as their parameters.
-    let stored: Vec<outbox::StoredOutboxRow> =
+    let stored: Vec<outbox::OutboxRow> =
         mkoba::with_conn!(&mut *checkout(&app.pool)?, |c| sms_outbox::table
-            .select(outbox::StoredOutboxRow::as_select())
+            .select(outbox::OutboxRow::as_select())
             .load(c))?;
     let rows: Vec<Row> = stored
         .into_iter()
         .map(|r| {
-            let r = r.rendered();
-            (r.id, r.recipient, r.body, r.status, r.provider_message_id)
+            let text = r.text().unwrap_or_default();
+            (r.id, r.recipient, text, r.status, r.provider_message_id)
         })
         .collect();
     let (sent_twice, mismatched) = verify(&rows, &stub);
