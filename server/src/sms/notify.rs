@@ -91,18 +91,9 @@ impl NewOutboxRow {
         let body = message.render(language);
         let segments = i32::try_from(measure(&body).segments).unwrap_or(i32::MAX);
         NewOutboxRow {
-            recipient: recipient.to_owned(),
             body: Some(body),
-            params: None,
-            template: message.template().to_owned(),
-            language: language.code().to_owned(),
-            transaction_id: txn,
-            promotional: false,
-            status: "queued".into(),
-            next_attempt_at: now.0,
-            deadline_at: now.saturating_add_seconds(cfg.deadline_seconds).0,
             segments: Some(segments),
-            created_at: now.0,
+            ..NewOutboxRow::queued(recipient, message, language, txn, now, cfg)
         }
     }
 
@@ -117,13 +108,29 @@ impl NewOutboxRow {
         now: Timestamp,
         cfg: &NotifyConfig,
     ) -> NewOutboxRow {
-        let Some(params) = to_parameters(message) else {
-            return NewOutboxRow::new(recipient, message, language, txn, now, cfg);
-        };
+        match to_parameters(message) {
+            Some(params) => NewOutboxRow {
+                params: Some(params),
+                ..NewOutboxRow::queued(recipient, message, language, txn, now, cfg)
+            },
+            None => NewOutboxRow::new(recipient, message, language, txn, now, cfg),
+        }
+    }
+
+    /// Everything but the text, which the two constructors above fill in (a row needs a body or
+    /// parameters: the table's CHECK refuses neither).
+    fn queued(
+        recipient: &str,
+        message: &Message,
+        language: Language,
+        txn: Option<i64>,
+        now: Timestamp,
+        cfg: &NotifyConfig,
+    ) -> NewOutboxRow {
         NewOutboxRow {
             recipient: recipient.to_owned(),
             body: None,
-            params: Some(params),
+            params: None,
             template: message.template().to_owned(),
             language: language.code().to_owned(),
             transaction_id: txn,
