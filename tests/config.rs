@@ -61,6 +61,9 @@ fn out_of_bound_limits_are_refused_at_start() {
         ("MKOBA_NO__SUCH_KEY", "1"),
         ("DATABASE_URL", "mysql://nope"),
         ("MKOBA_LEDGER__RULES__REVERSAL__ATTEMPTS_MAX", "0"),
+        // Below the longest USSD payment key, and above the journal's column.
+        ("MKOBA_LEDGER__RULES__IDEMPOTENCY_KEY_LEN_MAX", "64"),
+        ("MKOBA_LEDGER__RULES__IDEMPOTENCY_KEY_LEN_MAX", "129"),
     ];
     for (key, value) in cases {
         let result = Config::load(None, env(&[(key, value)]));

@@ -158,8 +158,12 @@ fn a_dial_shortcut_pays_in_two_hops_and_never_takes_a_dialled_pin(backend: Backe
     let phone = "+254700300001";
     let (wallet, merchant) = payer_and_merchant(&s, phone);
 
-    // *384*44135*5*M001*120#: Pay, merchant M001, KES 120, straight to the PIN prompt.
-    let (mut at, confirm) = At::dial_with(&s, phone, "ATUid_short", &["5", "M001", "120"]);
+    // *384*44135*5*M001*120#: Pay, merchant M001, KES 120, straight to the PIN prompt. The
+    // session id is as long as a gateway's may be: the payment's key carries it.
+    let session = format!("ATUid_{}", "0123456789abcdef".repeat(5));
+    let session = &session[..mkoba_ussd::dialect::SESSION_ID_LEN_MAX];
+    let opened = s.env.app.clock.now().0 / 1_000_000;
+    let (mut at, confirm) = At::dial_with(&s, phone, session, &["5", "M001", "120"]);
     assert!(
         confirm.starts_with("CON Pay KES 120.00 to Safari Airtime")
             && confirm.contains("Enter PIN"),
@@ -182,6 +186,16 @@ fn a_dial_shortcut_pays_in_two_hops_and_never_takes_a_dialled_pin(backend: Backe
     // The gateway repeating the PIN hop gets the same receipt and pays nothing more.
     assert_eq!(at.repeat(), paid);
     assert_eq!(available(&s, wallet), after);
+    // The ledger key leads with the second the session opened, so keys sort by time.
+    let keys: Vec<String> = (opened..=s.env.app.clock.now().0 / 1_000_000)
+        .map(|second| format!("ussd:{second:08x}:africastalking:{session}:0:pay"))
+        .filter(|key| {
+            mkoba::store::reads::transaction_by_key(&mut s.env.conn(), key)
+                .unwrap()
+                .is_some()
+        })
+        .collect();
+    assert_eq!(keys.len(), 1, "one payment under a time-ordered key");
 
     // The PIN typed into the dial string is refused, and nothing moves.
     let (at, refused) = At::dial_with(&s, phone, "ATUid_pin", &["5", "M001", "120", PIN]);

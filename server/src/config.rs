@@ -599,6 +599,14 @@ impl Config {
         l.rules
             .validate()
             .map_err(|e| format!("ledger.rules: {e}"))?;
+        if l.rules.idempotency_key_len_max < mkoba_ussd::engine::STEP_KEY_LEN_MAX {
+            // Every USSD payment would be refused as `idempotency_key_invalid` after the PIN.
+            return Err(format!(
+                "ledger.rules.idempotency_key_len_max must be at least {}: USSD payments' keys \
+                 carry the gateway's session id and reach that length",
+                mkoba_ussd::engine::STEP_KEY_LEN_MAX
+            ));
+        }
         if !l.rules.currencies.contains_key(&l.default_currency) {
             return Err(format!(
                 "ledger.default_currency {} has no rules",

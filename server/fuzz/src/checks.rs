@@ -196,7 +196,9 @@ pub fn ussd_engine(data: &[u8]) {
         },
     };
     let cfg = EngineConfig::new(Currency::KES);
-    let mut turn = engine::start("africastalking:ATUid_fuzz", &profile, &cfg);
+    // Any clock reading, the far future included, must still give keys the ledger takes.
+    let opened = u64::from(head).wrapping_mul(0x0123_4567_89ab_cdef);
+    let mut turn = engine::start("africastalking:ATUid_fuzz", opened, &profile, &cfg);
     let mut picks = rest.iter().copied().cycle().skip(1);
     let mut inputs = 0;
     loop {
@@ -204,6 +206,14 @@ pub fn ussd_engine(data: &[u8]) {
         loop {
             match turn.output {
                 Output::Effect(effect) => {
+                    if let Effect::Execute { step_key, .. }
+                    | Effect::GrantAllowance { step_key, .. } = &effect
+                    {
+                        assert!(
+                            step_key.len() <= engine::STEP_KEY_LEN_MAX,
+                            "step key too long: {step_key}"
+                        );
+                    }
                     round_trips += 1;
                     assert!(round_trips <= 16, "runaway effects");
                     let result = answer(&effect, picks.next().unwrap_or(0), name);

@@ -387,7 +387,9 @@ impl LedgerRules {
                 expiry_max_seconds: 7 * 86_400,
             },
             utc_offset_seconds: 3 * 3600,
-            idempotency_key_len_max: 64,
+            // The hard bound: USSD step keys carry the gateway's session id and reach it
+            // (`mkoba_ussd::engine::STEP_KEY_LEN_MAX`; the server refuses a smaller setting).
+            idempotency_key_len_max: bounds::IDEMPOTENCY_KEY_LEN_MAX,
             memo_len_max: 140,
             metadata_len_max: 2_048,
         }

@@ -1157,7 +1157,7 @@ fn idempotency_keys_must_be_short_printable_ascii() {
 
     let bad = [
         String::new(),
-        "x".repeat(65),
+        "x".repeat(mkoba_ledger::rules::bounds::IDEMPOTENCY_KEY_LEN_MAX + 1),
         "has space".to_owned(),
         "tab\there".to_owned(),
         "line\n".to_owned(),
@@ -1176,7 +1176,10 @@ fn idempotency_keys_must_be_short_printable_ascii() {
     let post = with_key(w.post(TxnId(999_999), None), "");
     assert_eq!(w.reject(post), Rejection::IdempotencyKeyInvalid);
 
-    let longest = with_key(transfer, &"K".repeat(64));
+    let longest = with_key(
+        transfer,
+        &"K".repeat(mkoba_ledger::rules::bounds::IDEMPOTENCY_KEY_LEN_MAX),
+    );
     w.accept(longest);
     let punctuation = with_key(
         w.submit(TxnKind::Transfer, payer, payee, ksh(10)),

@@ -224,7 +224,7 @@ async fn cash_in_check(
         Ok(c) => c,
         Err(text) => return refuse(text),
     };
-    let token = new_form_token();
+    let token = new_form_token(app.clock.now());
     let command = request(
         format!("portal-quote:{token}"),
         TxnKind::Deposit,
@@ -535,7 +535,7 @@ async fn cash_out_check(
             .await
         }
     };
-    let token = new_form_token();
+    let token = new_form_token(app.clock.now());
     let command = request(
         format!("portal-quote:{token}"),
         TxnKind::Withdrawal,

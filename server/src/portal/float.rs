@@ -161,7 +161,7 @@ async fn move_check(
             ("agent", agent.code.clone()),
             ("direction", if to_agent { "to" } else { "from" }.into()),
             ("amount", amount.to_plain_string()),
-            ("token", new_form_token()),
+            ("token", new_form_token(app.clock.now())),
         ],
         button: "Move float",
         back: "/portal/agents",

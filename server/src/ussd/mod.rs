@@ -203,7 +203,13 @@ async fn answer(
             let profile = profile.unwrap_or(Profile::Unregistered);
             let n = request.dialled.len().min(DIALLED_INPUTS_MAX);
             let dialled = request.dialled.get(..n).unwrap_or_default();
-            (engine::start(&key, &profile, &app.ussd_engine), 0, dialled)
+            let opened =
+                u64::try_from(now / mkoba_ledger::Timestamp::MICROS_PER_SECOND).unwrap_or(0);
+            (
+                engine::start(&key, opened, &profile, &app.ussd_engine),
+                0,
+                dialled,
+            )
         }
     };
     let caller = Caller {

@@ -58,6 +58,7 @@ pub use effect::{
     LimitsInfo, MoneyAction, Pin, Product, Quote, Receipt, SentItem, StatementEntry,
 };
 pub use state::{SessionState, StateError, HISTORY_MAX, STATE_VERSION};
+pub use view::step_key;
 
 use journey::{Change, Next};
 use state::{Step, Wait};
@@ -66,9 +67,16 @@ use view::Cx;
 use crate::catalog::{self, Language, Msg};
 use crate::gsm;
 
-/// Longest session key [`start`] accepts: with the `ussd:` prefix, a sequence number and a tag,
-/// the step keys stay within the ledger's 128-character idempotency keys.
-pub const SESSION_KEY_LEN_MAX: usize = 100;
+/// Longest session key [`start`] accepts: the longest gateway name, `:` and the longest session
+/// id a dialect accepts (`dialect::SESSION_ID_LEN_MAX`). With the `ussd:` prefix, the opening
+/// time, a sequence number and a tag, the step keys stay within the ledger's 128-character
+/// idempotency keys (`tests::navigation`).
+pub const SESSION_KEY_LEN_MAX: usize = 95;
+/// Longest ledger key [`step_key`] makes: `ussd:`, eight hex digits of time, the session key,
+/// eight hex digits of sequence and the longest tag (`allowance`), with their separators. The
+/// server refuses to start with a ledger key limit below it.
+pub const STEP_KEY_LEN_MAX: usize = 5 + 8 + 1 + SESSION_KEY_LEN_MAX + 1 + 8 + 1 + 9;
+const _: () = assert!(STEP_KEY_LEN_MAX <= mkoba_ledger::rules::bounds::IDEMPOTENCY_KEY_LEN_MAX);
 
 /// What the server knows about the calling number when a session starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,8 +115,9 @@ pub struct Turn {
     pub output: Output,
 }
 
-/// The first screen of a session.
-pub fn start(session_key: &str, profile: &Profile, cfg: &EngineConfig) -> Turn {
+/// The first screen of a session. `opened` is the server's clock in seconds since 1970: it
+/// orders the session's ledger keys by time (see [`SessionState`]'s `opened`).
+pub fn start(session_key: &str, opened: u64, profile: &Profile, cfg: &EngineConfig) -> Turn {
     let key_ok = !session_key.is_empty()
         && session_key.len() <= SESSION_KEY_LEN_MAX
         && session_key.bytes().all(|b| b.is_ascii_graphic());
@@ -143,6 +152,7 @@ pub fn start(session_key: &str, profile: &Profile, cfg: &EngineConfig) -> Turn {
         effects_this_hop: 0,
         exec_seq: 0,
         awaiting: None,
+        opened: Some(opened),
     };
     if !key_ok {
         return end(state, catalog::plain(language, Msg::Unavailable));
@@ -236,6 +246,7 @@ fn cx<'a>(state: &'a SessionState, cfg: &'a EngineConfig) -> Cx<'a> {
         lang: state.language,
         cfg,
         session_id: &state.session_id,
+        opened: state.opened,
         exec_seq: state.exec_seq,
         forced: state.forced_pin_change,
         name: &state.name,

@@ -37,6 +37,12 @@ pub struct SessionState {
     /// second payment in one session gets a new key while a repeated hop reuses the old one.
     pub(crate) exec_seq: u32,
     pub(crate) awaiting: Option<Wait>,
+    /// When the session opened, in seconds of the server's clock. It leads each `step_key`, so
+    /// the keys of payments made in the same minutes sit side by side in the ledger's key index
+    /// instead of at random places in it. `None` in state stored before it existed: such a
+    /// session keeps the key form it started with, so a repeated hop still replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) opened: Option<u64>,
 }
 
 /// Why stored state could not be used.

@@ -17,6 +17,7 @@ pub(crate) struct Cx<'a> {
     pub lang: Language,
     pub cfg: &'a EngineConfig,
     pub session_id: &'a str,
+    pub opened: Option<u64>,
     pub exec_seq: u32,
     /// The customer must change the PIN first (no home, no other menus).
     pub forced: bool,
@@ -49,8 +50,23 @@ impl Cx<'_> {
     /// The ledger idempotency key for the money movement being confirmed: the same session and
     /// the same point in it give the same key, so a repeated hop replays instead of paying again.
     pub fn step_key(&self, tag: &str) -> String {
-        format!("ussd:{}:{}:{}", self.session_id, self.exec_seq, tag)
+        match self.opened {
+            Some(opened) => step_key(opened, self.session_id, self.exec_seq, tag),
+            None => format!("ussd:{}:{}:{}", self.session_id, self.exec_seq, tag),
+        }
     }
+}
+
+/// `ussd:<opened>:<session>:<seq>:<tag>`, the opening second first in eight hex digits: keys of
+/// sessions opened later sort later, so the ledger's unique index on keys takes new USSD keys
+/// among those of the sessions open now, a range at its end as wide as they are many, rather
+/// than in a random page of an index as large as the journal (ops/BENCHMARKS.md, session 15).
+/// The session key still makes each key unique; the time only orders them. The sequence number
+/// is hex to keep within the ledger's 128 characters. Public so that `mkoba-bench` makes the
+/// same keys.
+pub fn step_key(opened: u64, session_id: &str, exec_seq: u32, tag: &str) -> String {
+    let opened = opened.min(u64::from(u32::MAX));
+    format!("ussd:{opened:08x}:{session_id}:{exec_seq:x}:{tag}")
 }
 
 /// A screen's text before the hint and the navigation line; `nav` says whether `0 Back` /

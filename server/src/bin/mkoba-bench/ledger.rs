@@ -26,6 +26,22 @@ pub enum Workload {
     Micro,
 }
 
+/// The idempotency keys the bench's clients send.
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keys {
+    /// Keys as each workload's channel makes them: `uniform` transfers are customers' USSD
+    /// payments (the engine's `step_key`: `ussd:<opened>:<gateway session>:0:send`, ordered by
+    /// the second the session opened, `--session-age-seconds` before the payment), `hot` cash-ins are an agent's portal forms
+    /// (`portal-cash-in:<user>:<form token>`, ordered by the second the form was issued), `micro`
+    /// charges are a merchant's API calls (`m<merchant>:charge:<32 random hex digits>`).
+    Channel,
+    /// 32 random hex digits for every workload, as API clients send them.
+    Random,
+    /// `c<client>-<n>`: clustered at one place per client.
+    Clustered,
+}
+
 #[derive(Args, Clone)]
 pub struct LedgerArgs {
     /// `sqlite://path` (a new file) or `postgres://…/db` (a `mkoba_bench` database is made beside it).
@@ -66,10 +82,15 @@ pub struct LedgerArgs {
     /// history loaded, log checkpointed) is saved here before the workload runs.
     #[arg(long)]
     pub snapshot: Option<std::path::PathBuf>,
-    /// Live idempotency keys `c<client>-<n>`, which cluster at 1,024 places of the key index,
-    /// instead of random ones: an A/B of what random keys cost in a big index.
-    #[arg(long)]
-    pub clustered_keys: bool,
+    /// The live idempotency keys (the seeded history's are random hex whatever this says).
+    #[arg(long, value_enum, default_value = "random")]
+    pub keys: Keys,
+    /// `--keys channel`, uniform: how long ago a paying USSD session opened, drawn evenly from
+    /// 0 to this many seconds (a dial shortcut pays about 10 s after the dial, a menu journey
+    /// about 30 s). The keys' time is the opening second, so this is how far back in the index
+    /// the live keys land.
+    #[arg(long, default_value_t = 30)]
+    pub session_age_seconds: u64,
     /// `ledger.sqlite_writer_checkpoint_pages` for this run.
     #[arg(long)]
     pub writer_checkpoint_pages: Option<u32>,
@@ -87,6 +108,8 @@ pub struct Figures {
     seconds: f64,
     /// Journal transactions present before the run (bulk-loaded history).
     pub seeded_journal: u64,
+    keys: Keys,
+    session_age_seconds: u64,
     accepted: u64,
     rejected: u64,
     rejections: std::collections::BTreeMap<String, u64>,
@@ -306,7 +329,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
                     (app.writer.clone(), Arc::clone(&wallets), args.workload);
                 let allowances = Arc::clone(&allowances);
                 let merchant: AccountId = merchant;
-                let clustered_keys = args.clustered_keys;
+                let (keys, age) = (args.keys, args.session_age_seconds);
                 tasks.spawn(async move {
                     let (mut accepted, mut rejected, mut latencies) = (
                         0_u64,
@@ -323,11 +346,7 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
                                 .copied()
                                 .unwrap_or(AccountId(0))
                         };
-                        let key = if clustered_keys {
-                            format!("c{client}-{n}")
-                        } else {
-                            client_key(client as u64, n)
-                        };
+                        let key = live_key(keys, age, workload, client as u64, n);
                         let command = match workload {
                             Workload::Uniform => {
                                 // Both ends drawn from every wallet alike (splitmix64 of the
@@ -418,6 +437,8 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
         p99_ms: percentile(&latencies, 0.99),
         pgbench_tps,
         seeded_journal,
+        keys: args.keys,
+        session_age_seconds: args.session_age_seconds,
         ratio_to_pgbench: pgbench_tps.map(|p| tps / p),
         reconciled: report.balanced(),
         writer_cpu_us_per_transfer: writer_cpu * 1e6 / (accepted.max(1) as f64),
@@ -592,7 +613,7 @@ pub fn bench_agent(
 /// Prints one line per run under one header.
 pub fn print_table(runs: &[&Figures]) {
     println!(
-        "{:<10} {:<9} {:>10} {:>7} {:>12} {:>10} {:>9} {:>9} {:>12} {:>7} {:>10} {:>11}",
+        "{:<10} {:<9} {:>10} {:>7} {:>12} {:>10} {:>9} {:>9} {:>12} {:>7} {:>10} {:>11} {:>9}",
         "workload",
         "backend",
         "history",
@@ -604,11 +625,12 @@ pub fn print_table(runs: &[&Figures]) {
         "pgbench tps",
         "ratio",
         "reconciled",
-        "writer µs/t"
+        "writer µs/t",
+        "keys"
     );
     for f in runs {
         println!(
-        "{:<10} {:<9} {:>10} {:>7} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>7} {:>10} {:>11.1}",
+        "{:<10} {:<9} {:>10} {:>7} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>12} {:>7} {:>10} {:>11.1} {:>9}",
         format!("{:?}", f.workload).to_lowercase(),
         f.backend,
         f.seeded_journal,
@@ -622,7 +644,8 @@ pub fn print_table(runs: &[&Figures]) {
         f.ratio_to_pgbench
             .map_or("-".into(), |r| format!("{r:.2}")),
         f.reconciled,
-        f.writer_cpu_us_per_transfer
+        f.writer_cpu_us_per_transfer,
+        format!("{:?}", f.keys).to_lowercase()
     );
         if !f.rejections.is_empty() {
             println!("rejections: {:?}", f.rejections);
@@ -699,6 +722,31 @@ fn client_key(client: u64, n: u64) -> String {
     };
     let id = client << 32 ^ n;
     format!("{:016x}{:016x}", mix(id), mix(!id))
+}
+
+/// The idempotency key of client `client`'s `n`-th request (see [`Keys`]).
+fn live_key(keys: Keys, age_max: u64, workload: Workload, client: u64, n: u64) -> String {
+    let now = || mkoba::store::writer::Clock::now(&SystemClock);
+    match (keys, workload) {
+        (Keys::Random, _) => client_key(client, n),
+        (Keys::Clustered, _) => format!("c{client}-{n}"),
+        (Keys::Channel, Workload::Uniform) => {
+            let second =
+                u64::try_from(now().0 / mkoba_ledger::Timestamp::MICROS_PER_SECOND).unwrap_or(0);
+            let lane = client | 1 << 20; // not the lanes that pick the wallets
+            let age = crate::ussd::pick(lane, n, usize::try_from(age_max + 1).unwrap_or(1));
+            let opened = second.saturating_sub(age as u64);
+            let session = format!("africastalking:ATUid_{}", client_key(client, n));
+            mkoba_ussd::engine::step_key(opened, &session, 0, "send")
+        }
+        (Keys::Channel, Workload::Hot) => format!(
+            "portal-cash-in:1:{}",
+            mkoba::portal::form::new_form_token(now())
+        ),
+        (Keys::Channel, Workload::Micro) => {
+            mkoba::merchant::ledger_key(1, "charge", &client_key(client, n))
+        }
+    }
 }
 
 /// Bulk-loads `count` past transfers between the bench wallets, straight into the journal (one

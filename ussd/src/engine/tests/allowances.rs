@@ -207,7 +207,7 @@ fn a_new_allowance() {
             per_charge_max: kes(2_000),
             days: 30,
             pin: Pin::new(PIN),
-            step_key: "ussd:africastalking:ATUid_test:0:allowance".to_owned(),
+            step_key: "ussd:6a1b2c3d:africastalking:ATUid_test:0:allowance".to_owned(),
         })
     );
     // The PIN went to the server in the effect and nowhere else.
@@ -303,7 +303,7 @@ fn a_new_allowance_wrong_pin_then_right_pin_uses_one_key() {
     assert_eq!(keys.len(), 2);
     assert!(keys
         .iter()
-        .all(|k| *k == "ussd:africastalking:ATUid_test:0:allowance"));
+        .all(|k| *k == "ussd:6a1b2c3d:africastalking:ATUid_test:0:allowance"));
 }
 
 #[test]

@@ -39,7 +39,7 @@ fn approving_a_merchants_allowance_request() {
     assert!(matches!(
         s.world.log.last(),
         Some(Effect::Execute { action: MoneyAction::Approve { request_id }, step_key, .. })
-            if request_id == "a3" && step_key == "ussd:africastalking:ATUid_test:0:approve"
+            if request_id == "a3" && step_key == "ussd:6a1b2c3d:africastalking:ATUid_test:0:approve"
     ));
     // Declining it moves no money either.
     let mut s = en();

@@ -66,7 +66,7 @@ fn send_money() {
     );
     assert_eq!(pin.expose(), PIN);
     assert_eq!(format!("{pin:?}"), "Pin(***)");
-    assert_eq!(step_key, "ussd:africastalking:ATUid_test:0:send");
+    assert_eq!(step_key, "ussd:6a1b2c3d:africastalking:ATUid_test:0:send");
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn wrong_pin_then_right_pin_uses_one_key() {
             _ => None,
         })
         .collect();
-    assert_eq!(keys, ["ussd:africastalking:ATUid_test:0:send"; 2]);
+    assert_eq!(keys, ["ussd:6a1b2c3d:africastalking:ATUid_test:0:send"; 2]);
 }
 
 #[test]

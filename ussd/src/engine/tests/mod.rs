@@ -389,6 +389,9 @@ pub(crate) fn config() -> EngineConfig {
     EngineConfig::new(Currency::KES)
 }
 
+/// The server's clock when the test sessions open (seconds): every step key carries it.
+pub(crate) const OPENED: u64 = 0x6a1b_2c3d;
+
 /// One USSD session against the fake server. Every screen is checked against the limit and the
 /// alphabet, and no screen may have been cut by the last guard.
 #[derive(Clone)]
@@ -405,7 +408,7 @@ pub(crate) struct Session {
 impl Session {
     /// Dials: hop 1.
     pub fn dial(profile: &Profile, cfg: EngineConfig, world: World) -> Session {
-        let turn = start("africastalking:ATUid_test", profile, &cfg);
+        let turn = start("africastalking:ATUid_test", OPENED, profile, &cfg);
         let mut session = Session {
             cfg,
             world,

@@ -110,6 +110,7 @@ fn a_repeated_pin_hop_replays_with_the_same_key() {
     // Another session gets another key.
     let turn = start(
         "africastalking:ATUid_other",
+        OPENED,
         &registered(Language::En),
         &config(),
     );
@@ -122,7 +123,7 @@ fn a_repeated_pin_hop_replays_with_the_same_key() {
 #[test]
 fn a_second_payment_in_one_session_gets_a_new_key() {
     // After a refused execution the customer may go home and pay again in the same session.
-    let mut st = start("hubtel:abc", &registered(Language::En), &config()).state;
+    let mut st = start("hubtel:abc", OPENED, &registered(Language::En), &config()).state;
     st.step = Step::Send(super::super::journey::send::SendStep::Recipient);
     let mut world = World::typical();
     world.execute_rejection = Some(Rejection::InsufficientFunds);
@@ -143,7 +144,66 @@ fn a_second_payment_in_one_session_gets_a_new_key() {
         }
         st.exec_seq = state(&s).exec_seq;
     }
-    assert_eq!(keys, ["ussd:hubtel:abc:0:send", "ussd:hubtel:abc:1:send"]);
+    assert_eq!(
+        keys,
+        [
+            "ussd:6a1b2c3d:hubtel:abc:0:send",
+            "ussd:6a1b2c3d:hubtel:abc:1:send"
+        ]
+    );
+}
+
+#[test]
+fn step_keys_sort_by_when_the_session_opened_and_fit_the_ledger() {
+    // A later session's key sorts after an earlier one's whatever the gateway's session ids.
+    let earlier = crate::engine::step_key(OPENED, "hubtel:zzz", 7, "send");
+    let later = crate::engine::step_key(OPENED + 1, "africastalking:AAA", 0, "send");
+    assert!(earlier < later, "{earlier} / {later}");
+    // Fixed-width time: 9 seconds and 16 seconds later still sort in order.
+    assert!(
+        crate::engine::step_key(9, "a", 0, "send") < crate::engine::step_key(16, "a", 0, "send")
+    );
+    // The longest key the engine can make fits the ledger's keys.
+    let session = "k".repeat(SESSION_KEY_LEN_MAX);
+    let longest = [
+        "send",
+        "withdraw",
+        "airtime",
+        "product",
+        "pay",
+        "approve",
+        "allowance",
+    ]
+    .iter()
+    .map(|tag| crate::engine::step_key(u64::MAX, &session, u32::MAX, tag).len())
+    .max()
+    .unwrap();
+    assert_eq!(longest, crate::engine::STEP_KEY_LEN_MAX);
+    // The longest session key a gateway can give is accepted.
+    let gateway_key = format!(
+        "africastalking:{}",
+        "k".repeat(crate::dialect::SESSION_ID_LEN_MAX)
+    );
+    let turn = start(&gateway_key, OPENED, &registered(Language::En), &config());
+    assert!(matches!(turn.output, Output::Screen { end: false, .. }));
+}
+
+#[test]
+fn a_session_stored_before_keys_carried_time_keeps_its_key_form() {
+    // State saved by the previous version has no `opened`: a repeated hop of its payment must
+    // give the key the first attempt used, or the payment would be made twice.
+    let mut s = en();
+    s.run(&["1", "0712345678", "100"]);
+    assert!(s.stored.contains(&format!("\"opened\":{OPENED}")));
+    s.stored = s.stored.replace(&format!(",\"opened\":{OPENED}"), "");
+    assert_eq!(state(&s).opened, None);
+    s.run(&[PIN]);
+    match s.world.log.last() {
+        Some(Effect::Execute { step_key, .. }) => {
+            assert_eq!(step_key, "ussd:africastalking:ATUid_test:0:send");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -246,7 +306,7 @@ fn effects_per_hop_are_bounded() {
 #[test]
 fn bad_session_keys_and_bad_state_are_refused() {
     for key in ["", "has space", &"k".repeat(SESSION_KEY_LEN_MAX + 1)] {
-        let turn = start(key, &registered(Language::En), &config());
+        let turn = start(key, OPENED, &registered(Language::En), &config());
         assert!(
             matches!(turn.output, Output::Screen { end: true, .. }),
             "{key:?}"
