@@ -32,9 +32,10 @@ pub enum Workload {
 pub enum Keys {
     /// Keys as each workload's channel makes them: `uniform` transfers are customers' USSD
     /// payments (the engine's `step_key`: `ussd:<opened>:<gateway session>:0:send`, ordered by
-    /// the second the session opened, `--session-age-seconds` before the payment), `hot` cash-ins are an agent's portal forms
-    /// (`portal-cash-in:<user>:<form token>`, ordered by the second the form was issued), `micro`
-    /// charges are a merchant's API calls (`m<merchant>:charge:<32 random hex digits>`).
+    /// the second the session opened, `--session-age-seconds` before the payment), `hot`
+    /// cash-ins are an agent's portal forms (`portal-cash-in:<user>:<form token>`, ordered by
+    /// the second the form was issued), `micro` charges are a merchant's API calls
+    /// (`m<merchant>:charge:<32 random hex digits>`).
     Channel,
     /// 32 random hex digits for every workload, as API clients send them.
     Random,
