@@ -18,6 +18,12 @@ impl Timestamp {
         )
     }
 
+    /// Whole seconds since the epoch; 0 for an instant before it. For keys and tokens that
+    /// lead with their time.
+    pub fn unix_seconds(self) -> u64 {
+        u64::try_from(self.0.div_euclid(Self::MICROS_PER_SECOND)).unwrap_or(0)
+    }
+
     /// The calendar day (days since the epoch) in the operator's time zone, for daily limits.
     pub fn day_number(self, utc_offset_seconds: i32) -> i64 {
         let local_seconds =

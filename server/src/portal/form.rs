@@ -50,9 +50,7 @@ const FORM_TOKEN_TIME_LEN: usize = 8;
 /// of random ones (ops/BENCHMARKS.md, session 15). The random part (24 characters of 57) makes it
 /// unguessable and unique.
 pub fn new_form_token(now: Timestamp) -> String {
-    let second = u64::try_from(now.0 / Timestamp::MICROS_PER_SECOND)
-        .unwrap_or(0)
-        .min(u64::from(u32::MAX));
+    let second = now.unix_seconds().min(u64::from(u32::MAX));
     let token = format!(
         "{second:0width$x}{}",
         crate::secrets::random_token(FORM_TOKEN_LEN - FORM_TOKEN_TIME_LEN),

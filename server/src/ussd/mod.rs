@@ -203,8 +203,7 @@ async fn answer(
             let profile = profile.unwrap_or(Profile::Unregistered);
             let n = request.dialled.len().min(DIALLED_INPUTS_MAX);
             let dialled = request.dialled.get(..n).unwrap_or_default();
-            let opened =
-                u64::try_from(now / mkoba_ledger::Timestamp::MICROS_PER_SECOND).unwrap_or(0);
+            let opened = mkoba_ledger::Timestamp(now).unix_seconds();
             (
                 engine::start(&key, opened, &profile, &app.ussd_engine),
                 0,

@@ -732,8 +732,7 @@ fn live_key(keys: Keys, age_max: u64, workload: Workload, client: u64, n: u64) -
         (Keys::Random, _) => client_key(client, n),
         (Keys::Clustered, _) => format!("c{client}-{n}"),
         (Keys::Channel, Workload::Uniform) => {
-            let second =
-                u64::try_from(now().0 / mkoba_ledger::Timestamp::MICROS_PER_SECOND).unwrap_or(0);
+            let second = now().unix_seconds();
             let lane = client | 1 << 20; // not the lanes that pick the wallets
             let age = crate::ussd::pick(lane, n, usize::try_from(age_max + 1).unwrap_or(1));
             let opened = second.saturating_sub(age as u64);
