@@ -76,7 +76,7 @@ fn parallel_guesses_answer_at_most_three_pins(backend: Backend) {
         PinCheck::Locked
     );
     // The lock was announced once, by whichever guess set it.
-    let texts = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254700400001", 10).unwrap();
+    let texts = env.sms_for("+254700400001", 10);
     assert_eq!(
         texts.iter().filter(|m| m.template == "pin_locked").count(),
         1,
@@ -154,7 +154,7 @@ fn a_right_pin_clears_the_count_only_while_under_the_limit(backend: Backend) {
         PinCheck::Locked
     );
     assert_eq!(failures(&env, customer), (3, true));
-    let texts = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254700400202", 10).unwrap();
+    let texts = env.sms_for("+254700400202", 10);
     assert_eq!(
         texts.iter().filter(|m| m.template == "pin_locked").count(),
         1,

@@ -137,6 +137,8 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         .unwrap()
     };
     let codes_before = codes();
+    // Down refuses to drop confirmations that still wait (000016): they become messages first.
+    env.expand_confirmations();
     let mut conn = env.conn();
     let AnyConnection::Sqlite(c) = &mut *conn else {
         panic!("SQLite")
@@ -146,8 +148,9 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
-        // 000015 (outbox parameters) and 000014 (account chains) go first, then 000013.
-        for _ in 0..3 {
+        // 000016 (waiting confirmations), 000015 (outbox parameters) and 000014 (account
+        // chains) go first, then 000013.
+        for _ in 0..4 {
             c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         }
         assert_eq!(
@@ -156,7 +159,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            3
+            4
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -241,10 +244,11 @@ fn account_chains_are_derived_from_the_journal(backend: Backend) {
     let before = statements();
     assert!(before.iter().all(|s| !s.is_empty()));
     let size = env.journal_size();
+    env.expand_confirmations();
     {
         let mut conn = env.conn();
-        // 000015 (outbox parameters) goes first, then 000014.
-        revert_and_run_again(&mut conn, 2, |_| {});
+        // 000016 (waiting confirmations) and 000015 (outbox parameters) go first, then 000014.
+        revert_and_run_again(&mut conn, 3, |_| {});
         let edit = mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
         assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
@@ -318,6 +322,7 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
             .load(c))
         .unwrap()
     };
+    env.expand_confirmations();
     let mut conn = env.conn();
     let before = stored(&mut conn);
     let kept: Vec<i64> = before
@@ -335,7 +340,8 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
     mkoba::with_conn!(&mut *conn, |c| c
         .batch_execute(&format!("{sent}{}", kept[1])))
     .unwrap();
-    revert_and_run_again(&mut conn, 1, |conn| {
+    // 000016 (waiting confirmations) goes first.
+    revert_and_run_again(&mut conn, 2, |conn| {
         #[derive(QueryableByName, Debug)]
         struct Old {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -376,6 +382,7 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
         env.submit(TxnKind::Transfer, alice, bob, 1_000),
         Outcome::Accepted(_)
     ));
+    env.expand_confirmations();
     let mut conn = env.conn();
     let newest = stored(&mut conn);
     assert_eq!(newest.len(), before.len() + 2);
@@ -397,4 +404,53 @@ fn sqlite_outbox_parameters_survive_down_and_up() {
 #[test]
 fn postgres_outbox_parameters_survive_down_and_up() {
     outbox_parameters_survive_down_and_up(Backend::Postgres);
+}
+
+/// Migration 000016 keeps a batch's confirmations as one waiting row per transaction. Down
+/// refuses while any wait (their messages would be lost) and leaves them, and the ledger, as
+/// they were; once they are messages, down and up again work, and new payments queue again.
+fn waiting_confirmations_hold_down_back(backend: Backend) {
+    use mkoba::sms::due;
+    use mkoba_ledger::{Outcome, Tier, TxnKind};
+    let env = crate::support::TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700880001", Tier::Tier1);
+    let bob = env.customer("+254700880002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    assert_eq!(
+        due::waiting(&mut env.conn()).unwrap(),
+        2,
+        "the float's and the cash-in's"
+    );
+    let size = env.journal_size();
+    {
+        let mut conn = env.conn();
+        let refused = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).is_err(),
+            AnyConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).is_err(),
+        };
+        assert!(refused, "down must refuse while confirmations wait");
+        assert_eq!(due::waiting(&mut conn).unwrap(), 2);
+    }
+    assert_eq!(env.journal_size(), size);
+    let expanded = env.expand_confirmations();
+    assert_eq!((expanded.confirmations, expanded.messages), (2, 3));
+    revert_and_run_again(&mut env.conn(), 1, |_| {});
+    assert!(matches!(
+        env.submit(TxnKind::Transfer, alice, bob, 1_000),
+        Outcome::Accepted(_)
+    ));
+    assert_eq!(due::waiting(&mut env.conn()).unwrap(), 1);
+    assert_eq!(env.expand_confirmations().messages, 2);
+    env.assert_reconciles();
+}
+
+#[test]
+fn sqlite_waiting_confirmations_hold_down_back() {
+    waiting_confirmations_hold_down_back(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_waiting_confirmations_hold_down_back() {
+    waiting_confirmations_hold_down_back(Backend::Postgres);
 }

@@ -160,9 +160,16 @@ fn metrics_move_as_a_journey_runs() {
     moved("mkoba_ledger_batch_size_count", 2.0);
     moved("mkoba_ledger_commit_seconds_count", 2.0);
     assert!(
-        metric(&after, r#"mkoba_sms_outbox_depth{status="queued"}"#) >= 2.0,
+        metric(&after, "mkoba_sms_confirmations_waiting") >= 1.0,
+        "the cash-in's confirmation waits for the dispatcher"
+    );
+    assert!(s.env.expand_confirmations().messages >= 2);
+    let expanded = scrape();
+    assert!(
+        metric(&expanded, r#"mkoba_sms_outbox_depth{status="queued"}"#) >= 2.0,
         "the cash-in's two SMS are queued"
     );
+    assert_eq!(metric(&expanded, "mkoba_sms_confirmations_waiting"), 0.0);
     assert!(after.contains(r#"mkoba_db_pool_connections{state="max"} 8"#));
     assert!(after.contains(r#"mkoba_pending_transfers{age="lt_1m"}"#));
 }
@@ -441,7 +448,7 @@ fn import_onboards_customers_with_start_pins_and_names_bad_rows() {
         .unwrap()
         .unwrap();
     assert_eq!(dana.language, "sw");
-    let sms = mkoba::sms::outbox::for_recipient(&mut env.conn(), "+254722000111", 5).unwrap();
+    let sms = env.sms_for("+254722000111", 5);
     assert_eq!(sms[0].template, "pin_reset");
     let text = sms[0].text().unwrap();
     assert!(text.contains("PIN yako ya muda"), "{text}");

@@ -235,6 +235,7 @@ mod sms_faults {
             env.app.pool.clone(),
             Arc::clone(&env.app.sms),
             env.app.config.sms.clone(),
+            env.app.notify.clone(),
             env.clock.clone() as Arc<dyn Clock>,
         );
         // One round per simulated second. The provider is fully down from second 5 to second 65.
@@ -257,7 +258,7 @@ mod sms_faults {
                 .unwrap_or(0)
                 - before;
             env.clock.advance_seconds(1);
-            let counts = outbox::counts(&mut env.conn()).unwrap();
+            let counts = env.outbox_counts();
             sent = counts.get("sent").copied().unwrap_or(0);
             assert_eq!(counts.get("failed"), None, "nothing given up: {counts:?}");
             if usize::try_from(sent).unwrap() == MESSAGES && second > 65 {
@@ -288,9 +289,7 @@ mod sms_faults {
         }
         assert!(calls_while_down > 0, "the outage was felt");
         let rows: Vec<outbox::OutboxRow> = (0..7)
-            .flat_map(|i| {
-                outbox::for_recipient(&mut env.conn(), &format!("+2547001{i:05}"), 100).unwrap()
-            })
+            .flat_map(|i| env.sms_for(&format!("+2547001{i:05}"), 100))
             .collect();
         assert_eq!(rows.len(), MESSAGES);
         assert!(

@@ -175,7 +175,7 @@ fn africas_talking_reads_per_recipient_status_inside_a_201() {
 }
 
 fn outbox_rows(env: &TestEnv, recipient: &str) -> Vec<outbox::OutboxRow> {
-    outbox::for_recipient(&mut env.conn(), recipient, 100).unwrap()
+    env.sms_for(recipient, 100)
 }
 
 macro_rules! both_backends {
@@ -238,21 +238,32 @@ fn confirmations_are_written_with_the_payment_and_only_then(backend: Backend) {
     assert!(params.len() < 100 && params.contains(&code), "{params}");
 
     // A rejected payment sends nothing.
-    let before = outbox::counts(&mut env.conn()).unwrap();
+    let before = env.outbox_counts();
     assert!(env
         .submit(TxnKind::Transfer, bob, alice, 9_999_999)
         .rejection()
         .is_some());
-    assert_eq!(outbox::counts(&mut env.conn()).unwrap(), before);
+    assert_eq!(env.outbox_counts(), before);
 
-    // If writing the SMS fails, the payment rolls back with it: neither exists.
-    let sql = match backend {
-        Backend::Sqlite => "CREATE TRIGGER refuse_sms BEFORE INSERT ON sms_outbox BEGIN SELECT RAISE(ABORT, 'no sms'); END;",
-        Backend::Postgres => "CREATE FUNCTION refuse_sms() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no sms'; END; $$ LANGUAGE plpgsql; \
-             CREATE TRIGGER refuse_sms BEFORE INSERT ON sms_outbox FOR EACH ROW EXECUTE FUNCTION refuse_sms();",
+    // If queueing the confirmation fails, the payment rolls back with it: neither exists.
+    let refuse = |table: &str| -> String {
+        match backend {
+            Backend::Sqlite => format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'no sms'); END;"
+            ),
+            Backend::Postgres => format!(
+                "CREATE FUNCTION refuse_{table}() RETURNS trigger AS $$ \
+                   BEGIN RAISE EXCEPTION 'no sms'; END; $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                   FOR EACH ROW EXECUTE FUNCTION refuse_{table}();"
+            ),
+        }
     };
     let mut conn = env.db.connect();
-    mkoba::with_conn!(&mut conn, |c| c.batch_execute(sql)).unwrap();
+    mkoba::with_conn!(&mut conn, |c| c
+        .batch_execute(&refuse("sms_confirmations_due")))
+    .unwrap();
     let journal = env.journal_size();
     let balances = (env.balance(alice), env.balance(bob));
     let result = env
@@ -271,6 +282,33 @@ fn confirmations_are_written_with_the_payment_and_only_then(backend: Backend) {
     assert_eq!(env.journal_size(), journal);
     assert_eq!((env.balance(alice), env.balance(bob)), balances);
     env.assert_reconciles();
+
+    // Once queued, a confirmation is never lost: if its messages cannot be written, it waits,
+    // the payment stands, and the next expansion makes them.
+    let unrefuse = |table: &str| -> String {
+        match backend {
+            Backend::Sqlite => format!("DROP TRIGGER refuse_{table}"),
+            Backend::Postgres => format!("DROP TRIGGER refuse_{table} ON {table}"),
+        }
+    };
+    mkoba::with_conn!(&mut conn, |c| c
+        .batch_execute(&unrefuse("sms_confirmations_due")))
+    .unwrap();
+    mkoba::with_conn!(&mut conn, |c| c.batch_execute(&refuse("sms_outbox"))).unwrap();
+    let before = mkoba::sms::outbox::counts(&mut env.conn()).unwrap();
+    let paid = env.submit(TxnKind::Transfer, alice, bob, 1_000);
+    let paid = paid.receipt().expect("accepted").code.clone();
+    let failed = mkoba::sms::due::expand_all(&mut env.conn(), &env.app.notify);
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(mkoba::sms::due::waiting(&mut env.conn()).unwrap(), 1);
+    assert_eq!(mkoba::sms::outbox::counts(&mut env.conn()).unwrap(), before);
+    mkoba::with_conn!(&mut conn, |c| c.batch_execute(&unrefuse("sms_outbox"))).unwrap();
+    let expanded = env.expand_confirmations();
+    assert_eq!((expanded.confirmations, expanded.messages), (1, 2));
+    assert_eq!(mkoba::sms::due::waiting(&mut env.conn()).unwrap(), 0);
+    let newest = outbox_rows(&env, "+254700100002")[0].text().unwrap();
+    assert!(newest.starts_with(&paid), "{newest}");
+    env.assert_reconciles();
 }
 
 fn dispatch_retries_then_sends_and_stops_on_permanent_errors(backend: Backend) {
@@ -284,6 +322,7 @@ fn dispatch_retries_then_sends_and_stops_on_permanent_errors(backend: Backend) {
         env.app.pool.clone(),
         Arc::clone(&env.app.sms),
         env.app.config.sms.clone(),
+        env.app.notify.clone(),
         env.clock.clone() as Arc<dyn Clock>,
     );
     // Set-up messages (the agent's float) go out first, so the rest of the story starts clean.
@@ -371,7 +410,7 @@ fn dispatch_retries_then_sends_and_stops_on_permanent_errors(backend: Backend) {
     env.clock
         .advance_seconds(env.app.config.sms.deadline_seconds + 1);
     rt.block_on(dispatcher.dispatch_once()).unwrap();
-    let counts = outbox::counts(&mut env.conn()).unwrap();
+    let counts = env.outbox_counts();
     assert_eq!(counts.get("queued"), None, "{counts:?}");
     // Bob's refused cash-in message, and the send's two messages that outlived the deadline.
     assert_eq!(counts.get("failed"), Some(&3), "{counts:?}");
@@ -398,21 +437,21 @@ fn postgres_two_dispatchers_send_each_message_once() {
     for w in &wallets {
         env.submit(TxnKind::Deposit, float, *w, 10_000);
     }
-    let queued = outbox::counts(&mut env.conn())
-        .unwrap()
-        .get("queued")
-        .copied()
-        .unwrap_or(0);
+    // The confirmations wait: the two dispatchers expand them side by side as well.
     assert_eq!(
-        queued,
-        1 + 200,
-        "the agent's float, then a customer and an agent message per cash-in"
+        mkoba::sms::due::waiting(&mut env.conn()).unwrap(),
+        1 + 100,
+        "the agent's float, then each cash-in"
     );
+    assert!(mkoba::sms::outbox::counts(&mut env.conn())
+        .unwrap()
+        .is_empty());
     let make = || {
         Dispatcher::new(
             env.app.pool.clone(),
             Arc::clone(&env.app.sms),
             env.app.config.sms.clone(),
+            env.app.notify.clone(),
             env.clock.clone() as Arc<dyn Clock>,
         )
     };
@@ -425,8 +464,13 @@ fn postgres_two_dispatchers_send_each_message_once() {
             }
         }
     });
+    assert_eq!(mkoba::sms::due::waiting(&mut env.conn()).unwrap(), 0);
     let requests = rt.block_on(server.received_requests()).unwrap();
-    assert_eq!(requests.len(), 201, "each message sent exactly once");
+    assert_eq!(
+        requests.len(),
+        1 + 200,
+        "each message (the float's, then a customer's and an agent's per cash-in) sent once"
+    );
     let mut seen = std::collections::HashSet::new();
     for r in &requests {
         let f = form(r);
@@ -435,10 +479,7 @@ fn postgres_two_dispatchers_send_each_message_once() {
             "sent twice: {f:?}"
         );
     }
-    assert_eq!(
-        outbox::counts(&mut env.conn()).unwrap().get("sent"),
-        Some(&201)
-    );
+    assert_eq!(env.outbox_counts().get("sent"), Some(&201));
 }
 
 /// Posts a Twilio-signed form to the running server, as Twilio would.
@@ -486,6 +527,8 @@ fn inbound_commands_answer_by_sms_and_expose_fake_codes() {
         .unwrap()
         .code
         .clone();
+    // The transfer's messages are made, as a dispatcher round would, before anyone texts in.
+    s.env.expand_confirmations();
     let last = |to: &str| outbox_rows(&s.env, to)[0].text().unwrap();
     let text = |from: &str, body: &str| {
         signed_post(
@@ -1025,6 +1068,7 @@ fn outcomes_recorded_together_end_as_outcomes_recorded_alone(backend: Backend) {
 fn stored_rows(env: &TestEnv) -> Vec<outbox::OutboxRow> {
     use diesel::prelude::*;
     use mkoba::store::schema::sms_outbox;
+    env.expand_confirmations();
     mkoba::with_conn!(&mut *env.conn(), |c| sms_outbox::table
         .order(sms_outbox::id)
         .select(outbox::OutboxRow::as_select())
@@ -1063,6 +1107,7 @@ fn unreadable_parameters_fail_the_message_and_are_never_sent(backend: Backend) {
         env.app.pool.clone(),
         Arc::clone(&env.app.sms),
         env.app.config.sms.clone(),
+        env.app.notify.clone(),
         env.clock.clone() as Arc<dyn Clock>,
     );
     rt.block_on(dispatcher.dispatch_once()).unwrap();
@@ -1168,12 +1213,13 @@ fn a_slot_is_freed_only_once_its_outcome_is_committed(backend: Backend) {
             env.app.pool.clone(),
             Arc::clone(&env.app.sms),
             env.app.config.sms.clone(),
+            env.app.notify.clone(),
             env.clock.clone() as Arc<dyn Clock>,
         )
         .spawn();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let counts = outbox::counts(&mut env.conn()).unwrap();
+            let counts = env.outbox_counts();
             if counts.get("sent") == Some(&MESSAGES) {
                 break;
             }

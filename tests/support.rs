@@ -360,6 +360,23 @@ impl TestEnv {
         (t, p)
     }
 
+    /// Turns waiting confirmations into outbox messages, as the dispatcher's next round would.
+    pub fn expand_confirmations(&self) -> mkoba::sms::due::Expanded {
+        mkoba::sms::due::expand_all(&mut self.conn(), &self.app.notify).expect("expand")
+    }
+
+    /// The newest `limit` messages to `recipient`, once waiting confirmations are expanded.
+    pub fn sms_for(&self, recipient: &str, limit: i64) -> Vec<mkoba::sms::outbox::OutboxRow> {
+        self.expand_confirmations();
+        mkoba::sms::outbox::for_recipient(&mut self.conn(), recipient, limit).expect("outbox")
+    }
+
+    /// Outbox messages by status, once waiting confirmations are expanded.
+    pub fn outbox_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        self.expand_confirmations();
+        mkoba::sms::outbox::counts(&mut self.conn()).expect("outbox counts")
+    }
+
     pub fn assert_reconciles(&self) {
         let report = mkoba::store::reconcile::run(&mut self.conn()).expect("reconcile");
         assert!(

@@ -109,8 +109,8 @@ fn customer_wallet(s: &Running, msisdn: &str) -> mkoba_ledger::AccountId {
 }
 
 fn sms_to(s: &Running, msisdn: &str) -> Vec<String> {
-    mkoba::sms::outbox::for_recipient(&mut s.env.conn(), msisdn, 50)
-        .unwrap()
+    s.env
+        .sms_for(msisdn, 50)
         .into_iter()
         .map(|r| r.template)
         .collect()
@@ -719,7 +719,7 @@ fn buying_paying_account_settings_reversal_and_approvals(backend: Backend) {
         .advance_seconds(s.env.app.config.ussd.cancel_window_seconds);
     s.runtime.block_on(s.env.app.post_closed_sends(10)).unwrap();
     assert_eq!(s.env.balance(bob), 30_000);
-    let sent_sms = mkoba::sms::outbox::for_recipient(&mut s.env.conn(), jane, 1).unwrap();
+    let sent_sms = s.env.sms_for(jane, 1);
     let text = sent_sms[0].text().unwrap();
     assert!(
         text.contains("Imethibitishwa"),

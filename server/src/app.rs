@@ -281,6 +281,7 @@ impl App {
             self.pool.clone(),
             Arc::clone(&self.sms),
             self.config.sms.clone(),
+            self.notify.clone(),
             Arc::clone(&self.clock),
         )
         .spawn();

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec,
+    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -20,6 +20,7 @@ pub struct Metrics {
     pub sms_sent: IntCounterVec,
     pub sms_send_seconds: Histogram,
     pub sms_outbox_depth: IntGaugeVec,
+    pub sms_confirmations_waiting: IntGauge,
     pub pending_transfers: IntGaugeVec,
     pub db_pool_connections: IntGaugeVec,
 }
@@ -86,6 +87,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
         Opts::new("sms_outbox_depth", "Outbox messages by status"),
         &["status"],
     )?;
+    let sms_confirmations_waiting = IntGauge::new(
+        "sms_confirmations_waiting",
+        "Confirmed transactions whose messages the dispatcher has yet to make",
+    )?;
     let pending_transfers = IntGaugeVec::new(
         Opts::new("pending_transfers", "Open pending transfers by age"),
         &["age"],
@@ -103,6 +108,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(sms_sent.clone()))?;
     registry.register(Box::new(sms_send_seconds.clone()))?;
     registry.register(Box::new(sms_outbox_depth.clone()))?;
+    registry.register(Box::new(sms_confirmations_waiting.clone()))?;
     registry.register(Box::new(pending_transfers.clone()))?;
     registry.register(Box::new(db_pool_connections.clone()))?;
     Ok(Metrics {
@@ -116,6 +122,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         sms_sent,
         sms_send_seconds,
         sms_outbox_depth,
+        sms_confirmations_waiting,
         pending_transfers,
         db_pool_connections,
     })

@@ -252,8 +252,8 @@ pub fn journal(s: &Running) -> (i64, i64) {
 
 /// SMS templates queued for a number, newest first.
 pub fn sms_to(s: &Running, msisdn: &str) -> Vec<(String, String)> {
-    mkoba::sms::outbox::for_recipient(&mut s.env.conn(), msisdn, 50)
-        .unwrap()
+    s.env
+        .sms_for(msisdn, 50)
         .into_iter()
         .map(|r| {
             let text = r.text().unwrap();

@@ -56,6 +56,8 @@ fn refresh(app: &App) -> Result<(), StoreError> {
     for (status, n) in outbox::counts(&mut conn)? {
         m.sms_outbox_depth.with_label_values(&[&status]).set(n);
     }
+    m.sms_confirmations_waiting
+        .set(crate::sms::due::waiting(&mut conn)?);
     // Open reservations are few (each one holds a customer's money for minutes), so their
     // creation times are read and bucketed here rather than in dialect-specific SQL.
     let rows: Vec<Created> = with_conn!(&mut *conn, |c| diesel::RunQueryDsl::load(

@@ -242,8 +242,14 @@ async fn dev_inbox(
     }
     let msisdn = Msisdn::parse(&path, app.country).map_err(|_| ApiError::InvalidPhone)?;
     let pool = app.pool.clone();
-    let rows = blocking(move || outbox::for_recipient(&mut *checkout(&pool)?, msisdn.as_str(), 50))
-        .await?;
+    let notify = app.notify.clone();
+    let rows = blocking(move || {
+        let mut conn = checkout(&pool)?;
+        // A payment's messages show the moment it commits, not at the dispatcher's next round.
+        crate::sms::due::expand_all(&mut conn, &notify)?;
+        outbox::for_recipient(&mut conn, msisdn.as_str(), 50)
+    })
+    .await?;
     let messages: Vec<_> = rows
         .iter()
         .map(|r| {

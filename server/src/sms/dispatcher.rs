@@ -1,4 +1,5 @@
-//! Sends what the outbox holds. Each round claims due messages (a lease, so several processes can
+//! Sends what the outbox holds. Each round first turns waiting confirmations into messages
+//! (`sms::due`), then claims due messages (a lease, so several processes can
 //! dispatch at once without sending a message twice), sends them with bounded concurrency, and
 //! records the outcomes, several to a commit. Failures retry with exponential backoff and jitter,
 //! honouring the provider's `Retry-After`, until the message's deadline; permanent refusals stop
@@ -12,6 +13,8 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SmsConfig;
+use crate::sms::due;
+use crate::sms::notify::NotifyConfig;
 use crate::sms::outbox::{self, Attempt, OutboxRow};
 use crate::sms::provider::{Provider, SendOutcome};
 use crate::store::writer::Clock;
@@ -21,6 +24,8 @@ pub struct Dispatcher {
     pool: Pool,
     provider: Arc<Provider>,
     config: SmsConfig,
+    /// How waiting confirmations become messages.
+    notify: Arc<NotifyConfig>,
     clock: Arc<dyn Clock>,
     /// `dispatch_concurrency_max` slots, shared by every round of this dispatcher (rounds
     /// overlap: see `spawn`). A message holds one from its send until its outcome is committed.
@@ -71,6 +76,7 @@ impl Dispatcher {
         pool: Pool,
         provider: Arc<Provider>,
         config: SmsConfig,
+        notify: NotifyConfig,
         clock: Arc<dyn Clock>,
     ) -> Dispatcher {
         let slots = Arc::new(Semaphore::new(config.dispatch_concurrency_max));
@@ -78,6 +84,7 @@ impl Dispatcher {
             pool,
             provider,
             config,
+            notify: Arc::new(notify),
             clock,
             slots,
             commits: Arc::new(Semaphore::new(1)),
@@ -111,8 +118,16 @@ impl Dispatcher {
         let lease_until = now.saturating_add(Self::micros(self.config.dispatch_lease_ms));
         let limit = self.config.dispatch_batch_max;
         let pool = self.pool.clone();
+        let notify = Arc::clone(&self.notify);
         let claimed = crate::store::blocking(move || {
-            outbox::claim_due(&mut *checkout(&pool)?, now, lease_until, limit)
+            let mut conn = checkout(&pool)?;
+            // As many confirmations as messages claimed, each one or two messages: expansion
+            // keeps ahead of sending. A failure here must not hold up what is already queued.
+            let confirmations = usize::try_from(limit).unwrap_or(1);
+            if let Err(err) = due::expand(&mut conn, &notify, confirmations) {
+                tracing::warn!(error = %err, "expanding waiting confirmations failed");
+            }
+            outbox::claim_due(&mut conn, now, lease_until, limit)
         })
         .await?;
         let count = claimed.len();

@@ -1,7 +1,8 @@
-//! SMS: confirmations written to an outbox with the ledger transaction they confirm, dispatched to
-//! a provider (Twilio-style, Africa's Talking, or the development store), and inbound commands.
+//! SMS: confirmations queued with the ledger transaction they confirm (`due`), expanded into an
+//! outbox of messages, dispatched to a provider (Twilio-style, Africa's Talking, or the development store), and inbound commands.
 
 pub mod dispatcher;
+pub mod due;
 pub mod encoding;
 pub mod inbound;
 pub mod localtime;

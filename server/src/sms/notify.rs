@@ -1,12 +1,10 @@
-//! Turns the journal entries of a ledger batch into outbox rows, inside the batch's own database
-//! transaction: a committed payment always has its SMS, a rolled-back one never does.
+//! Turns a confirmed transaction into its outbox rows (see `sms::due` for when), and the
+//! outbox's insert.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use diesel::prelude::*;
-use mkoba_ledger::{
-    AccountId, AccountKind, AccountSnapshot, JournalEntry, Money, Phase, Timestamp, TxnKind,
-};
+use mkoba_ledger::{AccountId, AccountKind, AccountSnapshot, Money, Receipt, Timestamp, TxnKind};
 use phonenumber::country::Id;
 
 use crate::sms::encoding::measure;
@@ -33,7 +31,7 @@ pub struct NotifyConfig {
 
 /// Who owns an account, as far as messages are concerned.
 #[derive(Clone, Debug)]
-enum Party {
+pub(crate) enum Party {
     Customer {
         msisdn: String,
         name: String,
@@ -250,7 +248,7 @@ fn owned_by(
     (customers, agents, merchants)
 }
 
-fn load_parties(
+pub(crate) fn load_parties(
     conn: &mut AnyConnection,
     ids: &[i64],
     kinds: &HashMap<AccountId, AccountKind>,
@@ -312,37 +310,6 @@ fn load_parties(
     Ok(parties)
 }
 
-/// Builds and inserts the confirmations for `entries` (those whose command asked for them).
-/// `kinds` holds the kind of each account the batch loaded.
-pub fn enqueue_confirmations(
-    conn: &mut AnyConnection,
-    cfg: &NotifyConfig,
-    entries: &[&JournalEntry],
-    kinds: &HashMap<AccountId, AccountKind>,
-    now: Timestamp,
-) -> Result<usize, StoreError> {
-    let moved: Vec<&JournalEntry> = entries
-        .iter()
-        .copied()
-        .filter(|e| matches!(e.receipt.phase, Phase::Posted | Phase::PostPending))
-        .collect();
-    if moved.is_empty() {
-        return Ok(0);
-    }
-    let ids: BTreeSet<i64> = moved
-        .iter()
-        .flat_map(|e| [e.receipt.debit.0, e.receipt.credit.0])
-        .collect();
-    let ids: Vec<i64> = ids.into_iter().collect();
-    let parties = load_parties(conn, &ids, kinds, cfg.default_language)?;
-    let mut rows = Vec::new();
-    for entry in moved {
-        rows.extend(rows_for(entry, &parties, cfg, now));
-    }
-    insert_outbox(conn, &rows)?;
-    Ok(rows.len())
-}
-
 /// Inserts `rows` with statements prepared once per connection whatever their number: on
 /// PostgreSQL one statement with every column bound as an array (one round trip), on SQLite
 /// fixed-size chunks (see `store::bulk`).
@@ -390,16 +357,27 @@ fn insert_outbox_pg(c: &mut diesel::PgConnection, rows: &[NewOutboxRow]) -> Resu
     Ok(())
 }
 
-fn rows_for(
-    entry: &JournalEntry,
+/// The messages confirming the transaction `r` to its parties: `debit_after` and `credit_after`
+/// are its two accounts as it left them (see `sms::due`). Their times are the transaction's.
+pub(crate) fn rows_for(
+    r: &Receipt,
+    debit_after: Option<AccountSnapshot>,
+    credit_after: Option<AccountSnapshot>,
     parties: &HashMap<AccountId, Party>,
     cfg: &NotifyConfig,
-    now: Timestamp,
 ) -> Vec<NewOutboxRow> {
-    let r = &entry.receipt;
+    let now = r.created_at;
     let currency = r.amount.currency();
     let (date, time) = local_date_time(r.created_at, cfg.utc_offset_seconds);
-    let snapshot = |id: AccountId| entry.after.iter().find(|s| s.account == id).copied();
+    let snapshot = |id: AccountId| {
+        if id == r.debit {
+            debit_after
+        } else if id == r.credit {
+            credit_after
+        } else {
+            None
+        }
+    };
     let label = |id: AccountId| -> (String, String) {
         match parties.get(&id) {
             Some(Party::Customer { msisdn, name, .. }) => {

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable};
 use mkoba_ledger::{
-    AccountId, AccountKind, AccountState, AllowanceId, AllowanceState, Batch, BatchState,
-    BatchWrites, Command, Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse,
-    ReversibleTxn, Timestamp, TxnCodes, TxnId, TxnKind,
+    AccountId, AccountState, AllowanceId, AllowanceState, Batch, BatchState, BatchWrites, Command,
+    Currency, JournalEntry, LedgerRules, Outcome, PendingState, PriorUse, ReversibleTxn, Timestamp,
+    TxnCodes, TxnId, TxnKind,
 };
 
-use crate::sms::notify::{enqueue_confirmations, NotifyConfig};
+use crate::sms::notify::NotifyConfig;
 use crate::store::bulk::AccountUpdate;
 use crate::store::cached::cached_if_short;
 use crate::store::chain::{self, Heads};
@@ -56,7 +56,8 @@ pub struct LedgerContext {
     /// Fee revenue shards per currency; writer thread `i` credits shard `i % len` (shard 0 is
     /// `fee_revenue`). Empty: every batch uses `fee_revenue`.
     pub fee_revenue_shards: BTreeMap<Currency, Vec<AccountId>>,
-    /// How confirmations are written to the SMS outbox; `None` writes none (benchmarks, tools).
+    /// Set: accepted transfers queue their SMS confirmations (`sms::due`); `None` queues none
+    /// (tools).
     pub notify: Option<NotifyConfig>,
     /// Key of customers' per-merchant pseudonyms in webhook events; `None` sends events without
     /// the customer (tools that have no pepper).
@@ -501,10 +502,6 @@ pub fn run_batch_as(
             .iter()
             .map(|(id, a)| (*id, a.balance_minor))
             .collect();
-        let kinds: HashMap<AccountId, AccountKind> = match ctx.notify {
-            Some(_) => state.accounts.iter().map(|(id, a)| (*id, a.kind)).collect(),
-            None => HashMap::new(),
-        };
         let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
         let outcomes: Vec<Outcome> = commands
             .iter()
@@ -520,8 +517,9 @@ pub fn run_batch_as(
             &writes.entries,
             now,
         )?;
-        if let Some(cfg) = &ctx.notify {
-            // Accepted outcomes and journal entries come in the same order.
+        if ctx.notify.is_some() {
+            // Accepted outcomes and journal entries come in the same order. The messages are
+            // made later, off this thread (`sms::due`).
             let mut entries = writes.entries.iter();
             let confirm: Vec<&JournalEntry> = outcomes
                 .iter()
@@ -529,7 +527,7 @@ pub fn run_batch_as(
                 .filter(|(outcome, _)| matches!(outcome, Outcome::Accepted(_)))
                 .filter_map(|(_, wanted)| entries.next().filter(|_| *wanted))
                 .collect();
-            enqueue_confirmations(conn, cfg, &confirm, &kinds, now)?;
+            crate::sms::due::queue(conn, &confirm)?;
         }
         fault(FaultPoint::BeforeCommit, conn)?;
         Ok(outcomes)

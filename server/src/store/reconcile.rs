@@ -15,11 +15,12 @@ use crate::with_conn;
 
 /// Tables a ledger batch writes besides the journal (whose references are counted apart, on
 /// both backends) that reference other rows.
-const WRITER_TABLES_WITH_REFERENCES: [&str; 4] = [
+const WRITER_TABLES_WITH_REFERENCES: [&str; 5] = [
     "pending_transfers",
     "allowance_charges",
     "webhook_events",
     "sms_outbox",
+    "sms_confirmations_due",
 ];
 
 #[derive(QueryableByName)]
@@ -107,7 +108,8 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
         )?;
         // The ledger writer's SQLite connection does not check foreign keys row by row (see
         // `store::writer`): the other tables its batches write are checked here, by SQLite's own
-        // check. PostgreSQL keeps these tables' foreign keys, except the outbox's (000009).
+        // check. PostgreSQL keeps these tables' foreign keys, except the outbox's (000009) and the
+        // waiting confirmations'.
         let unreferenced = match conn {
             AnyConnection::Sqlite(_) => {
                 let mut n = 0;
@@ -119,7 +121,12 @@ pub fn run(conn: &mut AnyConnection) -> Result<Report, StoreError> {
                 }
                 n
             }
-            AnyConnection::Postgres(_) => 0,
+            // The waiting confirmations have no foreign key on PostgreSQL (000016): counted here.
+            AnyConnection::Postgres(_) => count(
+                conn,
+                "SELECT COUNT(*) AS n FROM sms_confirmations_due d \
+                 WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id = d.transaction_id)",
+            )?,
         };
         // Each account's chain (`store::chain`): every posting's link for each of its accounts
         // names the account's previous transaction, and each account names its newest.

@@ -137,6 +137,14 @@ diesel::table! {
     }
 }
 
+// Confirmations waiting to become messages (migration 000016, `sms::due`).
+diesel::table! {
+    sms_confirmations_due (transaction_id) {
+        transaction_id -> BigInt,
+        sides -> Text,
+    }
+}
+
 diesel::table! {
     agents (id) {
         id -> BigInt,

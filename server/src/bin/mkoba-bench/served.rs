@@ -545,7 +545,8 @@ pub fn wait_outbox_drained(config: &Config, timeout: Duration) -> anyhow::Result
     let started = Instant::now();
     let mut conn = connect(config)?;
     loop {
-        let sql = "SELECT COUNT(*) AS n FROM sms_outbox WHERE status IN ('queued', 'sending')";
+        let sql = "SELECT (SELECT COUNT(*) FROM sms_outbox WHERE status IN ('queued', 'sending')) \
+                   + (SELECT COUNT(*) FROM sms_confirmations_due) AS n";
         let waiting: Waiting =
             mkoba::with_conn!(&mut conn, |c| diesel::sql_query(sql).get_result(c))?;
         if waiting.n == 0 {
