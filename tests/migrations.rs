@@ -148,9 +148,9 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
-        // 000016 (waiting confirmations), 000015 (outbox parameters) and 000014 (account
-        // chains) go first, then 000013.
-        for _ in 0..4 {
+        // 000017 (checks without IN lists), 000016 (waiting confirmations), 000015 (outbox
+        // parameters) and 000014 (account chains) go first, then 000013.
+        for _ in 0..5 {
             c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         }
         assert_eq!(
@@ -159,7 +159,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            4
+            5
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -247,8 +247,9 @@ fn account_chains_are_derived_from_the_journal(backend: Backend) {
     env.expand_confirmations();
     {
         let mut conn = env.conn();
-        // 000016 (waiting confirmations) and 000015 (outbox parameters) go first, then 000014.
-        revert_and_run_again(&mut conn, 3, |_| {});
+        // 000017, 000016 (waiting confirmations) and 000015 (outbox parameters) go first, then
+        // 000014.
+        revert_and_run_again(&mut conn, 4, |_| {});
         let edit = mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
         assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
@@ -340,8 +341,8 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
     mkoba::with_conn!(&mut *conn, |c| c
         .batch_execute(&format!("{sent}{}", kept[1])))
     .unwrap();
-    // 000016 (waiting confirmations) goes first.
-    revert_and_run_again(&mut conn, 2, |conn| {
+    // 000017 and 000016 (waiting confirmations) go first.
+    revert_and_run_again(&mut conn, 3, |conn| {
         #[derive(QueryableByName, Debug)]
         struct Old {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -423,19 +424,33 @@ fn waiting_confirmations_hold_down_back(backend: Backend) {
         "the float's and the cash-in's"
     );
     let size = env.journal_size();
+    let revert = |conn: &mut AnyConnection| match conn {
+        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).is_ok(),
+        AnyConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).is_ok(),
+    };
     {
         let mut conn = env.conn();
-        let refused = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).is_err(),
-            AnyConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).is_err(),
-        };
-        assert!(refused, "down must refuse while confirmations wait");
+        assert!(revert(&mut conn), "000017 goes first");
+        assert!(
+            !revert(&mut conn),
+            "down must refuse while confirmations wait"
+        );
         assert_eq!(due::waiting(&mut conn).unwrap(), 2);
     }
     assert_eq!(env.journal_size(), size);
     let expanded = env.expand_confirmations();
     assert_eq!((expanded.confirmations, expanded.messages), (2, 3));
-    revert_and_run_again(&mut env.conn(), 1, |_| {});
+    {
+        let mut conn = env.conn();
+        assert!(revert(&mut conn), "down once nothing waits");
+        let ran = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
+            AnyConnection::Postgres(c) => {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len()
+            }
+        };
+        assert_eq!(ran, 2);
+    }
     assert!(matches!(
         env.submit(TxnKind::Transfer, alice, bob, 1_000),
         Outcome::Accepted(_)
@@ -453,4 +468,111 @@ fn sqlite_waiting_confirmations_hold_down_back() {
 #[test]
 fn postgres_waiting_confirmations_hold_down_back() {
     waiting_confirmations_hold_down_back(Backend::Postgres);
+}
+
+/// Migration 000017: SQLite builds a temporary B-tree for a CHECK's `IN (…)` list on every row
+/// it checks, so no table's constraints may use one (this holds future migrations to it too).
+/// The rewritten constraints still refuse what they refused, and `integrity_check` finds every
+/// row already stored within them.
+#[test]
+fn sqlite_checks_build_no_temporary_tables() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use mkoba_ledger::{Tier, TxnKind};
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+    #[derive(QueryableByName)]
+    struct Op {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        opcode: String,
+    }
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let env = crate::support::TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700990001", Tier::Tier1);
+    let bob = env.customer("+254700990002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    env.submit(TxnKind::Transfer, alice, bob, 1_000);
+    env.expand_confirmations();
+    let mut conn = env.conn();
+    let AnyConnection::Sqlite(c) = &mut *conn else {
+        panic!("SQLite")
+    };
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL \
+         AND name NOT LIKE 'sqlite_%'",
+    )
+    .load(c)
+    .unwrap();
+    assert!(tables.len() > 20, "{} tables", tables.len());
+    for table in &tables {
+        let flat: String = table.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            !flat.to_uppercase().contains(" IN ('"),
+            "{}: a CHECK with an IN list: {flat}",
+            table.name
+        );
+        // What compiling a row's checks takes: no temporary table (`OpenEphemeral`).
+        let ops: Vec<Op> = diesel::sql_query(format!(
+            "EXPLAIN INSERT INTO \"{}\" DEFAULT VALUES",
+            table.name
+        ))
+        .load(c)
+        .unwrap();
+        assert!(ops.len() > 3, "{}", table.name);
+        assert!(
+            !ops.iter().any(|o| o.opcode == "OpenEphemeral"),
+            "{}: checking a new row builds a temporary table",
+            table.name
+        );
+    }
+    // The writer's account update (the floor constraint) builds none either.
+    let update: Vec<Op> = diesel::sql_query(
+        "EXPLAIN UPDATE accounts SET balance_minor = 1, pending_debits_minor = 0 WHERE id = 1",
+    )
+    .load(c)
+    .unwrap();
+    assert!(update.iter().any(|o| o.opcode == "Halt"));
+    assert!(!update.iter().any(|o| o.opcode == "OpenEphemeral"));
+    // Still refused: a value outside each list, and a wallet below its floor.
+    for refused in [
+        "UPDATE accounts SET status = 'gone' WHERE id = 1",
+        "UPDATE accounts SET kind = 'bank' WHERE id = 1",
+        "UPDATE sms_outbox SET status = 'lost' WHERE id = (SELECT MIN(id) FROM sms_outbox)",
+        "UPDATE customers SET language = 'de' WHERE id = (SELECT MIN(id) FROM customers)",
+        &format!(
+            "UPDATE accounts SET balance_minor = -1 WHERE id = {}",
+            alice.0
+        ),
+    ] {
+        let result = c.batch_execute(refused);
+        assert!(
+            format!("{result:?}").contains("CHECK constraint failed"),
+            "{refused}: {result:?}"
+        );
+    }
+    // Still accepted: every value in each list (the journal's own rows are checked below).
+    c.batch_execute(
+        "SAVEPOINT s; UPDATE accounts SET status = 'frozen' WHERE id = 1; ROLLBACK TO s; RELEASE s",
+    )
+    .unwrap();
+    let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(c).unwrap();
+    assert_eq!(
+        check
+            .iter()
+            .map(|r| r.integrity_check.as_str())
+            .collect::<Vec<_>>(),
+        ["ok"]
+    );
+    drop(conn);
+    env.assert_reconciles();
 }
