@@ -60,7 +60,7 @@ fn postgres_many_writers_keep_every_invariant() {
                 env.app.config.ledger.rules.clone(),
                 TxnCodes::new(env.app.config.ledger.code_key),
                 env.app.ledger.fee_revenue.clone(),
-                Some(env.app.notify.clone()),
+                true,
             );
             ctx.fee_revenue_shards.insert(Currency::KES, shards.clone());
             let ctx = Arc::new(ctx);

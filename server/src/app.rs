@@ -109,7 +109,7 @@ impl App {
             config.ledger.rules.clone(),
             TxnCodes::new(config.ledger.code_key),
             fee_revenue,
-            Some(notify.clone()),
+            true,
         );
         ledger_context.pseudonym_key = Some(merchant.pseudonym_key);
         if config.ledger.writer_threads > 1 {

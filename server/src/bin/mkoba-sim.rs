@@ -30,8 +30,6 @@ use clap::Parser;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use mkoba::merchant::store::{create_allowance, Created, KnownCustomer, NewAllowance};
-use mkoba::sms::notify::NotifyConfig;
-use mkoba::sms::templates::Language;
 use mkoba::store::batch::{run_batch, FaultPoint, LedgerContext};
 use mkoba::store::parties::{self, AgentRole, NewAgent, NewCustomer};
 use mkoba::store::rows::AccountRow;
@@ -313,19 +311,11 @@ impl Sim {
             allowance_states,
             fee_revenue.clone(),
         );
-        let country = mkoba::phone::country_id("KE").context("country KE")?;
-        let notify = NotifyConfig {
-            low_float_minor: 100_000,
-            utc_offset_seconds: ledger_rules.utc_offset_seconds,
-            default_language: Language::En,
-            deadline_seconds: 3_600,
-            country,
-        };
         let mut ctx = LedgerContext::new(
             ledger_rules.clone(),
             TxnCodes::new(0x6d6b_6f62_6121),
             fee_revenue,
-            Some(notify),
+            true,
         );
         let armed: Arc<Mutex<Option<Fault>>> = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&armed);

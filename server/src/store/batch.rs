@@ -17,7 +17,6 @@ use mkoba_ledger::{
     TxnCodes, TxnId, TxnKind,
 };
 
-use crate::sms::notify::NotifyConfig;
 use crate::store::bulk::AccountUpdate;
 use crate::store::cached::cached_if_short;
 use crate::store::chain::{self, Heads};
@@ -56,9 +55,8 @@ pub struct LedgerContext {
     /// Fee revenue shards per currency; writer thread `i` credits shard `i % len` (shard 0 is
     /// `fee_revenue`). Empty: every batch uses `fee_revenue`.
     pub fee_revenue_shards: BTreeMap<Currency, Vec<AccountId>>,
-    /// Set: accepted transfers queue their SMS confirmations (`sms::due`); `None` queues none
-    /// (tools).
-    pub notify: Option<NotifyConfig>,
+    /// Whether accepted transfers queue their SMS confirmations (`sms::due`); tools queue none.
+    pub queue_confirmations: bool,
     /// Key of customers' per-merchant pseudonyms in webhook events; `None` sends events without
     /// the customer (tools that have no pepper).
     pub pseudonym_key: Option<[u8; 32]>,
@@ -74,14 +72,14 @@ impl LedgerContext {
         rules: LedgerRules,
         codes: TxnCodes,
         fee_revenue: BTreeMap<Currency, AccountId>,
-        notify: Option<NotifyConfig>,
+        queue_confirmations: bool,
     ) -> LedgerContext {
         LedgerContext {
             rules,
             codes,
             fee_revenue,
             fee_revenue_shards: BTreeMap::new(),
-            notify,
+            queue_confirmations,
             pseudonym_key: None,
             faults: None,
             commission_links: Mutex::new(HashMap::new()),
@@ -517,7 +515,7 @@ pub fn run_batch_as(
             &writes.entries,
             now,
         )?;
-        if ctx.notify.is_some() {
+        if ctx.queue_confirmations {
             // Accepted outcomes and journal entries come in the same order. The messages are
             // made later, off this thread (`sms::due`).
             let mut entries = writes.entries.iter();
