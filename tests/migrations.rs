@@ -148,9 +148,10 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
-        // 000017 (checks without IN lists), 000016 (waiting confirmations), 000015 (outbox
-        // parameters) and 000014 (account chains) go first, then 000013.
-        for _ in 0..5 {
+        // 000018 (ledger generation), 000017 (checks without IN lists), 000016 (waiting
+        // confirmations), 000015 (outbox parameters) and 000014 (account chains) go first, then
+        // 000013.
+        for _ in 0..6 {
             c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         }
         assert_eq!(
@@ -159,7 +160,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            5
+            6
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -247,9 +248,9 @@ fn account_chains_are_derived_from_the_journal(backend: Backend) {
     env.expand_confirmations();
     {
         let mut conn = env.conn();
-        // 000017, 000016 (waiting confirmations) and 000015 (outbox parameters) go first, then
-        // 000014.
-        revert_and_run_again(&mut conn, 4, |_| {});
+        // 000018, 000017, 000016 (waiting confirmations) and 000015 (outbox parameters) go
+        // first, then 000014.
+        revert_and_run_again(&mut conn, 5, |_| {});
         let edit = mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
         assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
@@ -341,8 +342,8 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
     mkoba::with_conn!(&mut *conn, |c| c
         .batch_execute(&format!("{sent}{}", kept[1])))
     .unwrap();
-    // 000017 and 000016 (waiting confirmations) go first.
-    revert_and_run_again(&mut conn, 3, |conn| {
+    // 000018, 000017 and 000016 (waiting confirmations) go first.
+    revert_and_run_again(&mut conn, 4, |conn| {
         #[derive(QueryableByName, Debug)]
         struct Old {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -430,7 +431,8 @@ fn waiting_confirmations_hold_down_back(backend: Backend) {
     };
     {
         let mut conn = env.conn();
-        assert!(revert(&mut conn), "000017 goes first");
+        assert!(revert(&mut conn), "000018 goes first");
+        assert!(revert(&mut conn), "then 000017");
         assert!(
             !revert(&mut conn),
             "down must refuse while confirmations wait"
@@ -449,7 +451,7 @@ fn waiting_confirmations_hold_down_back(backend: Backend) {
                 c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len()
             }
         };
-        assert_eq!(ran, 2);
+        assert_eq!(ran, 3);
     }
     assert!(matches!(
         env.submit(TxnKind::Transfer, alice, bob, 1_000),

@@ -901,3 +901,149 @@ fn sqlite_log_grown_by_a_long_read_is_cut_back_after_it() {
     assert_eq!(env.balance(alice), 5_000 * (grown + after));
     env.assert_reconciles();
 }
+
+/// The SQLite writer's copy of the accounts it loaded (`store::account_cache`) holds only while
+/// nothing else wrote: another writer's batch, a freeze, a KYC tier or a blacklisting each end
+/// it, and a change it cannot see (a tool editing a balance behind the ledger's back) fails the
+/// batch on the balance guard instead of losing an update, and the copy is dropped.
+#[test]
+fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
+    use mkoba::store::account_cache::{read_generation, AccountCache};
+    use mkoba::store::batch::run_batch_as;
+    use mkoba::store::AnyConnection;
+
+    let env = TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    // This connection and copy play a second writer process beside the app's writer.
+    let mut conn = env.db.connect();
+    let mut copy = AccountCache::new(1_024);
+    let send = |conn: &mut AnyConnection, copy: &mut AccountCache, minor: i64| {
+        let command = Command::Submit(env.request(TxnKind::Transfer, alice, bob, minor));
+        let now = mkoba::store::writer::Clock::now(&*env.clock);
+        run_batch_as(
+            conn,
+            &env.app.ledger,
+            0,
+            now,
+            &[command],
+            &[true],
+            Some(copy),
+        )
+        .map(|mut outcomes| outcomes.pop().expect("one outcome"))
+    };
+    let generation = |conn: &mut AnyConnection| match conn {
+        AnyConnection::Sqlite(c) => read_generation(c).unwrap(),
+        AnyConnection::Postgres(_) => unreachable!("SQLite"),
+    };
+    let holds = |conn: &mut AnyConnection, copy: &mut AccountCache| {
+        let now = generation(conn);
+        copy.check(now);
+        !copy.is_empty()
+    };
+
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert!(copy.len() >= 3, "alice, bob, fee revenue: {copy:?}");
+    assert!(holds(&mut conn, &mut copy), "nothing else wrote");
+    let kept = copy.get(alice).unwrap().state.balance_minor;
+    assert_eq!(kept, env.balance(alice));
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(
+        copy.get(alice).unwrap().state.balance_minor,
+        env.balance(alice),
+        "the copy follows its own batches"
+    );
+
+    // Another writer's batch moves the counter.
+    let before = generation(&mut conn);
+    env.submit(TxnKind::Transfer, alice, bob, 2_000);
+    assert!(generation(&mut conn) > before);
+    assert!(!holds(&mut conn, &mut copy));
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(
+        copy.get(alice).unwrap().state.balance_minor,
+        env.balance(alice),
+        "reloaded after the other writer's batch"
+    );
+
+    // Changes to an account's other columns move it through the trigger.
+    assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Frozen).unwrap());
+    assert!(!holds(&mut conn, &mut copy), "a freeze ends the copy");
+    assert_eq!(
+        send(&mut conn, &mut copy, 1_000).unwrap().rejection(),
+        Some(Rejection::AccountFrozen)
+    );
+    assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Active).unwrap());
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert!(parties::set_blacklisted(&mut env.conn(), bob, true).unwrap());
+    assert!(!holds(&mut conn, &mut copy), "a blacklisting ends the copy");
+    // (A blacklisting blocks reversals, not transfers.)
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert!(copy.get(bob).unwrap().state.blacklisted, "read afresh");
+    assert!(parties::set_blacklisted(&mut env.conn(), bob, false).unwrap());
+    assert!(!holds(&mut conn, &mut copy));
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert!(!copy.get(bob).unwrap().state.blacklisted);
+    mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
+        "UPDATE accounts SET tier = 2 WHERE id = {}",
+        alice.0
+    )))
+    .unwrap();
+    assert!(!holds(&mut conn, &mut copy), "a tier change ends the copy");
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(copy.get(alice).unwrap().state.tier, Tier::Tier2);
+
+    // A balance edited behind the ledger's back (a tool, not the ledger) is not seen by the
+    // counter; the batch's conditional update refuses it, and the batch runs again from the
+    // database alone: decided on the stored balance, never on the copy's.
+    assert!(holds(&mut conn, &mut copy));
+    let size = env.journal_size();
+    let balance = env.balance(alice);
+    let edit = |minor: i64| {
+        mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
+            "UPDATE accounts SET balance_minor = {minor} WHERE id = {}",
+            alice.0
+        )))
+        .unwrap()
+    };
+    edit(balance - 500);
+    assert_eq!(copy.get(alice).unwrap().state.balance_minor, balance);
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(env.balance(alice), balance - 1_500);
+    assert_eq!(
+        copy.get(alice).unwrap().state.balance_minor,
+        balance - 1_500
+    );
+    assert_eq!(
+        env.journal_size().0,
+        size.0 + 1,
+        "one transaction, written once"
+    );
+    // The same for a chain head: the batch reads afresh and links to the stored head.
+    let head = copy.get(bob).unwrap().head;
+    mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
+        "UPDATE accounts SET last_transaction_id = 1000000000000 WHERE id = {}",
+        bob.0
+    )))
+    .unwrap();
+    let refused = send(&mut conn, &mut copy, 1_000);
+    assert!(
+        format!("{refused:?}").contains("would go behind"),
+        "{refused:?}"
+    );
+    assert!(copy.is_empty(), "a failed batch drops the copy");
+    mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
+        "UPDATE accounts SET last_transaction_id = {} WHERE id = {}",
+        head.unwrap(),
+        bob.0
+    )))
+    .unwrap();
+    // Undo the tool's balance edit, so that the books reconcile again.
+    edit(balance - 1_000);
+    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(env.balance(alice), balance - 2_000);
+    drop(conn);
+    env.assert_reconciles();
+}

@@ -134,6 +134,7 @@ impl App {
             reconnect_backoff_ms: config.ledger.reconnect_backoff_ms,
             checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
             sqlite_checkpoint_pages: config.ledger.sqlite_writer_checkpoint_pages,
+            account_cache_max: config.ledger.sqlite_writer_account_cache_max,
         };
         let session_options = options.clone();
         let (writer, threads) = LedgerWriter::start(

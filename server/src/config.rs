@@ -264,6 +264,9 @@ pub struct LedgerConfig {
     /// up to 256 MiB on disk) restarts an eighth as often as 8,192 did, and on a 10M history
     /// carried 19–24% more transfers per second (`ops/BENCHMARKS.md`, "Session 10").
     pub sqlite_writer_checkpoint_pages: u32,
+    /// SQLite only: accounts each ledger writer thread keeps between batches instead of reading
+    /// them again (`store::account_cache`); about 150 bytes each. 0 keeps none.
+    pub sqlite_writer_account_cache_max: usize,
     pub expiry_sweep_interval_ms: u64,
     pub expiry_sweep_batch_max: i64,
     pub statement_page_max: i64,
@@ -347,6 +350,7 @@ impl Default for Config {
                 reconnect_backoff_ms: 500,
                 checkpoint_interval_ms: 200,
                 sqlite_writer_checkpoint_pages: 65_536,
+                sqlite_writer_account_cache_max: 65_536,
                 expiry_sweep_interval_ms: 1_000,
                 expiry_sweep_batch_max: 500,
                 statement_page_max: 100,
@@ -582,6 +586,12 @@ impl Config {
             u64::from(l.sqlite_writer_checkpoint_pages),
             1_024,
             262_144,
+        )?;
+        within(
+            "ledger.sqlite_writer_account_cache_max",
+            l.sqlite_writer_account_cache_max,
+            0,
+            1_048_576,
         )?;
         within(
             "ledger.expiry_sweep_interval_ms",

@@ -17,7 +17,8 @@ use mkoba_ledger::{
     TxnCodes, TxnId, TxnKind,
 };
 
-use crate::store::bulk::AccountUpdate;
+use crate::store::account_cache::{self, AccountCache, CachedAccount};
+use crate::store::bulk::{AccountColumns, AccountUpdate};
 use crate::store::cached::cached_if_short;
 use crate::store::chain::{self, Heads};
 use crate::store::db::{snapshot_transaction, write_transaction, AnyConnection};
@@ -381,13 +382,15 @@ enum Lock {
     None,
 }
 
-/// Loads (and, for a real batch, locks) everything `commands` may read.
+/// Loads (and, for a real batch, locks) everything `commands` may read. Accounts found in
+/// `cached` (checked against the counter by the caller) are taken from it instead.
 fn load_state(
     conn: &mut AnyConnection,
     ctx: &LedgerContext,
     fee_revenue: BTreeMap<Currency, AccountId>,
     commands: &[Command],
     lock: Lock,
+    cached: Option<&AccountCache>,
 ) -> Result<(BatchState, Heads), StoreError> {
     let pending_ids: BTreeSet<i64> = commands
         .iter()
@@ -419,13 +422,26 @@ fn load_state(
     account_ids.extend(fee_revenue.values());
     let links = ctx.commission_links(conn, &account_ids)?;
     account_ids.extend(links);
-    let ids: Vec<i64> = account_ids.iter().map(|a| a.0).collect();
-    let rows = lock_accounts(conn, &ids, lock)?;
-    let heads = Heads::new(rows.iter().map(|row| (row.id, row.last_transaction_id)));
-    let accounts = rows
-        .iter()
-        .map(|row| row.to_state().map(|s| (s.id, s)))
-        .collect::<Result<BTreeMap<AccountId, AccountState>, StoreError>>()?;
+    let mut accounts: BTreeMap<AccountId, AccountState> = BTreeMap::new();
+    let mut loaded_heads: Vec<(i64, Option<i64>)> = Vec::with_capacity(account_ids.len());
+    let mut missing: Vec<i64> = Vec::with_capacity(account_ids.len());
+    for id in &account_ids {
+        match cached.and_then(|cache| cache.get(*id)) {
+            Some(hit) => {
+                accounts.insert(*id, hit.state.clone());
+                loaded_heads.push((id.0, hit.head));
+            }
+            None => missing.push(id.0),
+        }
+    }
+    if !missing.is_empty() {
+        for row in lock_accounts(conn, &missing, lock)? {
+            let state = row.to_state()?;
+            accounts.insert(state.id, state);
+            loaded_heads.push((row.id, row.last_transaction_id));
+        }
+    }
+    let heads = Heads::new(loaded_heads);
     let keys: Vec<&str> = commands.iter().map(Command::idempotency_key).collect();
     let prior_keys = load_prior_keys(conn, &keys)?;
     let state = BatchState {
@@ -449,7 +465,14 @@ pub fn dry_run(
 ) -> Result<Outcome, StoreError> {
     snapshot_transaction(conn, |conn| {
         let commands = std::slice::from_ref(command);
-        let (state, _) = load_state(conn, ctx, ctx.fee_revenue.clone(), commands, Lock::None)?;
+        let (state, _) = load_state(
+            conn,
+            ctx,
+            ctx.fee_revenue.clone(),
+            commands,
+            Lock::None,
+            None,
+        )?;
         let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
         let outcome = batch.apply(command, TxnId(0));
         // Nothing is written; finishing still asserts the batch's invariants.
@@ -469,10 +492,12 @@ pub fn run_batch(
     commands: &[Command],
     notify: &[bool],
 ) -> Result<Vec<Outcome>, StoreError> {
-    run_batch_as(conn, ctx, 0, now, commands, notify)
+    run_batch_as(conn, ctx, 0, now, commands, notify, None)
 }
 
 /// [`run_batch`] for writer thread `writer`, which credits fees to its own fee revenue shard.
+/// `cache`, SQLite only, is the writer's copy of the accounts it loaded before
+/// (`store::account_cache`): used where it still holds, and brought up to date on commit.
 pub fn run_batch_as(
     conn: &mut AnyConnection,
     ctx: &LedgerContext,
@@ -480,28 +505,106 @@ pub fn run_batch_as(
     now: Timestamp,
     commands: &[Command],
     notify: &[bool],
+    mut cache: Option<&mut AccountCache>,
 ) -> Result<Vec<Outcome>, StoreError> {
+    let batch = BatchInput {
+        ctx,
+        writer,
+        now,
+        commands,
+        notify,
+    };
+    let (mut result, copy_used) = attempt(conn, &batch, cache.as_deref_mut());
+    if copy_used && matches!(result, Err(StoreError::Conflict(_))) {
+        // A conditional write found an account the copy supplied changed behind the ledger's
+        // back (a tool editing balances or chain heads). The copy must never decide an outcome,
+        // so the batch runs once more from the database alone, where a real fault (a broken
+        // chain) shows as itself.
+        tracing::warn!("an account changed under the ledger writer's copy; batch read afresh");
+        if let Some(cache) = cache.as_deref_mut() {
+            cache.clear();
+        }
+        result = attempt(conn, &batch, cache.as_deref_mut()).0;
+    }
+    match result {
+        Ok(committed) => {
+            if let (Some(cache), Some(generation)) = (cache, committed.generation) {
+                cache.store(generation, committed.left.into_iter());
+            }
+            if let Some(hook) = &ctx.faults {
+                hook(FaultPoint::AfterCommit, conn)?;
+            }
+            Ok(committed.outcomes)
+        }
+        Err(err) => {
+            if let Some(cache) = cache {
+                cache.clear();
+            }
+            Err(err)
+        }
+    }
+}
+
+/// What one batch is asked to do.
+struct BatchInput<'a> {
+    ctx: &'a LedgerContext,
+    writer: usize,
+    now: Timestamp,
+    commands: &'a [Command],
+    notify: &'a [bool],
+}
+
+/// A committed batch: its outcomes, and what the writer's copy of accounts should become.
+struct Committed {
+    outcomes: Vec<Outcome>,
+    /// The `ledger_generation` the batch left (SQLite).
+    generation: Option<i64>,
+    /// Every account the batch loaded, as the batch left it.
+    left: Vec<CachedAccount>,
+}
+
+/// One database transaction for the batch; also says whether the copy supplied any account.
+fn attempt(
+    conn: &mut AnyConnection,
+    input: &BatchInput<'_>,
+    mut cache: Option<&mut AccountCache>,
+) -> (Result<Committed, StoreError>, bool) {
+    let ctx = input.ctx;
     let fault = |point: FaultPoint, conn: &mut AnyConnection| match &ctx.faults {
         Some(hook) => hook(point, conn),
         None => Ok(()),
     };
-    let outcomes = write_transaction(conn, |conn| {
+    let mut copy_used = false;
+    let result = write_transaction(conn, |conn| {
+        let generation = match conn {
+            AnyConnection::Sqlite(c) => Some(account_cache::read_generation(c)?),
+            AnyConnection::Postgres(_) => None,
+        };
+        if let Some(cache) = cache.as_deref_mut() {
+            match generation {
+                Some(generation) => cache.check(generation),
+                None => cache.clear(),
+            }
+        }
+        let copy = cache
+            .as_deref()
+            .filter(|c| generation.is_some() && !c.is_empty());
+        copy_used = copy.is_some();
         let (state, mut heads) = load_state(
             conn,
             ctx,
-            ctx.fee_revenue_for(writer),
-            commands,
+            ctx.fee_revenue_for(input.writer),
+            input.commands,
             Lock::ForUpdate,
+            copy,
         )?;
         fault(FaultPoint::AfterLoad, conn)?;
-        let txn_ids = allocate_ids(conn, commands.len())?;
-        let before: BTreeMap<AccountId, i64> = state
-            .accounts
-            .iter()
-            .map(|(id, a)| (*id, a.balance_minor))
-            .collect();
-        let mut batch = Batch::new(&ctx.rules, &ctx.codes, now, state);
-        let outcomes: Vec<Outcome> = commands
+        let txn_ids = allocate_ids(conn, input.commands.len())?;
+        // The accounts as loaded: each write is conditional on them.
+        let before: BTreeMap<AccountId, AccountState> = state.accounts.clone();
+        let mut batch = Batch::new(&ctx.rules, &ctx.codes, input.now, state);
+        let outcomes: Vec<Outcome> = input
+            .commands
             .iter()
             .zip(txn_ids)
             .map(|(command, id)| batch.apply(command, id))
@@ -513,7 +616,7 @@ pub fn run_batch_as(
             ctx.pseudonym_key.as_ref(),
             &ctx.codes,
             &writes.entries,
-            now,
+            input.now,
         )?;
         if ctx.queue_confirmations {
             // Accepted outcomes and journal entries come in the same order. The messages are
@@ -521,25 +624,53 @@ pub fn run_batch_as(
             let mut entries = writes.entries.iter();
             let confirm: Vec<&JournalEntry> = outcomes
                 .iter()
-                .zip(notify.iter().chain(std::iter::repeat(&true)))
+                .zip(input.notify.iter().chain(std::iter::repeat(&true)))
                 .filter(|(outcome, _)| matches!(outcome, Outcome::Accepted(_)))
                 .filter_map(|(_, wanted)| entries.next().filter(|_| *wanted))
                 .collect();
             crate::sms::due::queue(conn, &confirm)?;
         }
+        // Every batch on SQLite moves the counter, so that other writers' copies stop holding.
+        let generation = match (&mut *conn, generation) {
+            (AnyConnection::Sqlite(c), Some(read)) => {
+                Some(account_cache::advance_generation(c, read)?)
+            }
+            _ => None,
+        };
         fault(FaultPoint::BeforeCommit, conn)?;
-        Ok(outcomes)
-    })?;
-    fault(FaultPoint::AfterCommit, conn)?;
-    Ok(outcomes)
+        let keeping = generation.is_some() && cache.as_ref().is_some_and(|c| c.keeps_any());
+        let mut left = Vec::new();
+        if keeping {
+            let mut after = before;
+            for account in &writes.accounts {
+                if let Some(slot) = after.get_mut(&account.id) {
+                    *slot = account.clone();
+                }
+            }
+            left = after
+                .into_values()
+                .map(|state| CachedAccount {
+                    head: heads.head(state.id.0),
+                    state,
+                })
+                .collect();
+        }
+        Ok(Committed {
+            outcomes,
+            generation,
+            left,
+        })
+    });
+    (result, copy_used)
 }
 
 fn write(
     conn: &mut AnyConnection,
     writes: &BatchWrites,
-    before: &BTreeMap<AccountId, i64>,
+    before: &BTreeMap<AccountId, AccountState>,
     heads: &mut Heads,
 ) -> Result<(), StoreError> {
+    let loaded_heads = heads.clone();
     let txn_rows: Vec<TransactionRow> = writes
         .entries
         .iter()
@@ -589,7 +720,7 @@ fn write(
         }
     }
     write_allowances(conn, writes)?;
-    write_accounts(conn, &writes.accounts, before, heads)?;
+    write_accounts(conn, &writes.accounts, before, &loaded_heads, heads)?;
     Ok(())
 }
 
@@ -690,11 +821,14 @@ fn write_allowances(conn: &mut AnyConnection, writes: &BatchWrites) -> Result<()
     Ok(())
 }
 
-/// Writes every changed account, each guarded by the balance the batch read.
+/// Writes every changed account, each guarded by what the batch read: on PostgreSQL (rows
+/// locked, never taken from a copy) the balance; on SQLite the balance and the chain head, since
+/// the writer's copy (`store::account_cache`) cannot see a tool changing them behind its back.
 fn write_accounts(
     conn: &mut AnyConnection,
     changed: &[AccountState],
-    before: &BTreeMap<AccountId, i64>,
+    before: &BTreeMap<AccountId, AccountState>,
+    loaded_heads: &Heads,
     heads: &Heads,
 ) -> Result<(), StoreError> {
     // A posting always changes its accounts' balances or reservations, so the heads that moved
@@ -706,24 +840,35 @@ fn write_accounts(
         .filter(|id| !changed_ids.contains(id))
         .collect();
     for id in heads_only {
-        let updated = with_conn!(&mut *conn, |c| diesel::update(accounts::table.find(id))
-            .set(accounts::last_transaction_id.eq(heads.head(id)))
-            .execute(c))?;
+        let row = accounts::table.find(id);
+        let set = accounts::last_transaction_id.eq(heads.head(id));
+        let updated = match loaded_heads.head(id) {
+            Some(read) => with_conn!(&mut *conn, |c| diesel::update(
+                row.filter(accounts::last_transaction_id.eq(read))
+            )
+            .set(set)
+            .execute(c))?,
+            None => with_conn!(&mut *conn, |c| diesel::update(
+                row.filter(accounts::last_transaction_id.is_null())
+            )
+            .set(set)
+            .execute(c))?,
+        };
         if updated != 1 {
             return Err(StoreError::Conflict(format!(
-                "account {id} vanished under the batch"
+                "account {id}'s chain head changed under the batch"
             )));
         }
     }
-    let mut expected = Vec::with_capacity(changed.len());
+    let mut read = Vec::with_capacity(changed.len());
     for account in changed {
-        expected.push(
+        read.push(
             before
                 .get(&account.id)
-                .copied()
                 .ok_or_else(|| StoreError::Conflict("unknown account".into()))?,
         );
     }
+    let expected: Vec<i64> = read.iter().map(|a| a.balance_minor).collect();
     if let AnyConnection::Postgres(c) = conn {
         // One statement for the whole batch instead of a round trip per account: the arrays
         // are bound as parameters, so the statement is prepared once per connection.
@@ -764,16 +909,19 @@ fn write_accounts(
             "no account writer for this backend".into(),
         ));
     };
-    for (account, expected_balance) in changed.iter().zip(expected) {
+    for (account, read) in changed.iter().zip(read) {
         let update = AccountUpdate {
             id: account.id.0,
-            expected_balance,
-            balance: account.balance_minor,
-            pending_debits: account.pending_debits_minor,
-            pending_credits: account.pending_credits_minor,
-            day_number: account.day_number,
-            day_debits: account.day_debits_minor,
-            last_transaction_id: heads.head(account.id.0),
+            read_balance: read.balance_minor,
+            read_head: loaded_heads.head(account.id.0),
+            new: AccountColumns {
+                balance: account.balance_minor,
+                pending_debits: account.pending_debits_minor,
+                pending_credits: account.pending_credits_minor,
+                day_number: account.day_number,
+                day_debits: account.day_debits_minor,
+                last_transaction_id: heads.head(account.id.0),
+            },
         };
         if update.execute(c)? != 1 {
             return Err(StoreError::Conflict(format!(

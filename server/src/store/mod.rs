@@ -1,5 +1,6 @@
 //! Persistence: the ledger's state and journal in SQLite or PostgreSQL, through diesel.
 
+pub mod account_cache;
 pub mod batch;
 pub mod bulk;
 pub mod cached;

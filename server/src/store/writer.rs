@@ -13,6 +13,7 @@ use std::time::Duration;
 use mkoba_ledger::{Command, Outcome, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::store::account_cache::AccountCache;
 use crate::store::batch::{run_batch_as, LedgerContext};
 use crate::store::db::{AnyConnection, ConnectionOptions};
 use crate::store::intake::{claims_of, Claim, Claims, Intake};
@@ -69,6 +70,8 @@ pub struct WriterConfig {
     pub checkpoint_interval_ms: u64,
     /// SQLite: `wal_autocheckpoint` of the writer's connection, in pages.
     pub sqlite_checkpoint_pages: u32,
+    /// SQLite: accounts each writer thread keeps between batches (`store::account_cache`).
+    pub account_cache_max: usize,
 }
 
 type Reply = Result<Outcome, StoreError>;
@@ -152,6 +155,7 @@ impl LedgerWriter {
                 intake: Arc::clone(&intake),
                 config,
                 conn: None,
+                accounts: AccountCache::new(config.account_cache_max),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("ledger-writer-{index}"))
@@ -250,6 +254,8 @@ struct Worker {
     intake: Arc<Intake<Job>>,
     config: WriterConfig,
     conn: Option<AnyConnection>,
+    /// The accounts this thread's batches loaded, while they still hold (SQLite only).
+    accounts: AccountCache,
 }
 
 impl Worker {
@@ -306,10 +312,14 @@ impl Worker {
         let now = self.clock.now();
         let index = self.index;
         let ctx = Arc::clone(&self.ctx);
-        let result = self
-            .connection()
-            .and_then(|conn| run_batch_as(conn, &ctx, index, now, commands, notify));
+        let result = self.connection().map(|_| ()).and_then(|()| {
+            // The connection and the copy of accounts are separate fields, borrowed together.
+            let conn = self.conn.as_mut().ok_or(StoreError::WriterStopped)?;
+            let copy = Some(&mut self.accounts);
+            run_batch_as(conn, &ctx, index, now, commands, notify, copy)
+        });
         if let Err(err) = &result {
+            self.accounts.clear();
             // Drop the connection after any failure: a fresh one costs little and cannot be
             // left in a half-finished transaction or a dead socket.
             self.conn = None;

@@ -99,6 +99,10 @@ pub struct LedgerArgs {
     /// the log into the database file.
     #[arg(long)]
     pub checkpoint_interval_ms: Option<u64>,
+    /// `ledger.sqlite_writer_account_cache_max` for this run (0: the writer reads every account
+    /// afresh, as before session 17).
+    #[arg(long)]
+    pub account_cache_max: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -239,6 +243,9 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     }
     if let Some(ms) = args.checkpoint_interval_ms {
         config.ledger.checkpoint_interval_ms = ms;
+    }
+    if let Some(accounts) = args.account_cache_max {
+        config.ledger.sqlite_writer_account_cache_max = accounts;
     }
     if let Some(kib) = args.sqlite_mmap_kib {
         config.database.sqlite_mmap_kib = kib;
@@ -815,6 +822,8 @@ fn seed_journal(conn: &mut mkoba::store::AnyConnection, count: u64) -> anyhow::R
                  DROP TABLE seed_links_unsorted;
                  {postings};
                  {heads};
+                 -- The heads moved outside a ledger batch: writers' copies of accounts stop holding.
+                 UPDATE ledger_generation SET n = n + 1 WHERE id = 1;
                  COMMIT;
                  DROP TABLE seed_links;
                  DROP TABLE w;
