@@ -516,10 +516,10 @@ pub fn run_batch_as(
     };
     let (mut result, copy_used) = attempt(conn, &batch, cache.as_deref_mut());
     if copy_used && matches!(result, Err(StoreError::Conflict(_))) {
-        // A conditional write found an account the copy supplied changed behind the ledger's
-        // back (a tool editing balances or chain heads). The copy must never decide an outcome,
-        // so the batch runs once more from the database alone, where a real fault (a broken
-        // chain) shows as itself.
+        // A conflict while a copy was in use: most likely a conditional write found an account
+        // changed behind the ledger's back (a tool editing a balance or a chain head). The copy
+        // must never decide an outcome, so the batch runs once more from the database alone,
+        // where a real fault (a broken chain) shows as itself.
         tracing::warn!("an account changed under the ledger writer's copy; batch read afresh");
         if let Some(cache) = cache.as_deref_mut() {
             cache.clear();
@@ -563,7 +563,8 @@ struct Committed {
     left: Vec<CachedAccount>,
 }
 
-/// One database transaction for the batch; also says whether the copy supplied any account.
+/// One database transaction for the batch; also says whether a copy of accounts was in use (the
+/// caller then treats a conflict as a possibly stale copy and tries once more without it).
 fn attempt(
     conn: &mut AnyConnection,
     input: &BatchInput<'_>,
