@@ -904,8 +904,9 @@ fn sqlite_log_grown_by_a_long_read_is_cut_back_after_it() {
 
 /// The SQLite writer's copy of the accounts it loaded (`store::account_cache`) holds only while
 /// nothing else wrote: another writer's batch, a freeze, a KYC tier or a blacklisting each end
-/// it, and a change it cannot see (a tool editing a balance behind the ledger's back) fails the
-/// batch on the balance guard instead of losing an update, and the copy is dropped.
+/// it. A change it cannot see (a balance or chain head edited behind the ledger's back) trips the
+/// conditional update, and the batch is decided again from the database alone: a balance edit
+/// gives the stored balance, a head ahead of the journal still stops the writer.
 #[test]
 fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
     use mkoba::store::account_cache::{read_generation, AccountCache};
