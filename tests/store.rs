@@ -24,6 +24,7 @@ macro_rules! conformance {
 conformance!(
     money_moves_with_fees_and_commissions,
     retries_with_the_same_key_never_double_post,
+    replays_are_found_when_a_batch_assumes_its_keys_new,
     rejections_write_nothing,
     a_rejected_command_does_not_fail_its_batch,
     pending_transfers_post_void_and_expire,
@@ -110,6 +111,105 @@ fn retries_with_the_same_key_never_double_post(backend: Backend) {
         Some(Rejection::IdempotencyKeyReused)
     );
     assert_eq!(env.balance(alice), 50_000);
+    env.assert_reconciles();
+}
+
+/// A SQLite writer's batch assumes its keys new (`store::batch::keys`): the journal's unique
+/// index finds a replayed key that would be accepted again, and a look-up after the run finds
+/// one that would now be rejected. Either way the answer is the one a batch that looked its
+/// keys up first gives (PostgreSQL always does), and nothing is written twice.
+fn replays_are_found_when_a_batch_assumes_its_keys_new(backend: Backend) {
+    use mkoba::store::batch::keys::PriorKeys;
+    use mkoba::store::batch::{run_batch_as, WriterMemory};
+    use mkoba::store::AnyConnection;
+    use mkoba_ledger::TxnRequest;
+
+    let env = TestEnv::start(backend);
+    let (float, _) = env.agent("AG1", 1_000_000);
+    let alice = env.customer("+254700100001", Tier::Tier1);
+    let bob = env.customer("+254700100002", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 20_000);
+    let mut conn = env.db.connect();
+    // A fresh memory per batch: every SQLite batch here assumes its keys new.
+    let run = |conn: &mut AnyConnection, commands: &[Command]| {
+        let mut memory = WriterMemory::new(1_024);
+        let now = mkoba::store::writer::Clock::now(&*env.clock);
+        let notify = vec![true; commands.len()];
+        let outcomes = run_batch_as(
+            conn,
+            &env.app.ledger,
+            0,
+            now,
+            commands,
+            &notify,
+            Some(&mut memory),
+        )
+        .unwrap();
+        (outcomes, memory.replays.next_batch())
+    };
+    let after_replay = match backend {
+        Backend::Sqlite => PriorKeys::LookUpFirst,
+        Backend::Postgres => PriorKeys::AssumeNew,
+    };
+    let transfer = |minor: i64| Command::Submit(env.request(TxnKind::Transfer, alice, bob, minor));
+    let with_amount = |command: &Command, minor: i64| match command {
+        Command::Submit(request) => Command::Submit(TxnRequest {
+            amount: mkoba_ledger::Money::from_minor(minor, mkoba_ledger::Currency::KES),
+            ..request.clone()
+        }),
+        other => panic!("a submit, not {other:?}"),
+    };
+
+    let big = transfer(15_000);
+    let (outcomes, _) = run(&mut conn, std::slice::from_ref(&big));
+    let big_receipt = accepted(&outcomes[0]).clone();
+    let size = env.journal_size();
+
+    // Replayed, where running it anew would be refused for funds: found after the run.
+    let small = transfer(1_000);
+    let (outcomes, next) = run(&mut conn, &[big.clone(), small.clone()]);
+    assert_eq!(outcomes[0], Outcome::Replayed(big_receipt.clone()));
+    let small_receipt = accepted(&outcomes[1]).clone();
+    assert_eq!(
+        next,
+        PriorKeys::AssumeNew,
+        "a rejected key rolls nothing back"
+    );
+    assert_eq!(env.journal_size().0, size.0 + 1, "the replay wrote nothing");
+
+    // Replayed, where running it anew would be accepted: found by the unique index.
+    let another = transfer(500);
+    let (outcomes, next) = run(&mut conn, &[another.clone(), small.clone()]);
+    let another_receipt = accepted(&outcomes[0]).clone();
+    assert_eq!(outcomes[1], Outcome::Replayed(small_receipt.clone()));
+    assert_eq!(next, after_replay, "keys are looked up first for a while");
+    assert_eq!(env.journal_size().0, size.0 + 2);
+
+    // A key used before for something else, either way; and a key twice in one batch.
+    let twice = transfer(100);
+    let (outcomes, _) = run(
+        &mut conn,
+        &[
+            with_amount(&small, 200),
+            with_amount(&another, 1_000_000),
+            twice.clone(),
+            twice.clone(),
+        ],
+    );
+    assert_eq!(
+        outcomes[0].rejection(),
+        Some(Rejection::IdempotencyKeyReused)
+    );
+    assert_eq!(
+        outcomes[1].rejection(),
+        Some(Rejection::IdempotencyKeyReused)
+    );
+    let twice_receipt = accepted(&outcomes[2]).clone();
+    assert_eq!(outcomes[3], Outcome::Replayed(twice_receipt));
+    assert_eq!(env.journal_size().0, size.0 + 3);
+    assert_ne!(another_receipt.txn_id, small_receipt.txn_id);
+    assert_eq!(env.balance(bob), 15_000 + 1_000 + 500 + 100);
+    drop(conn);
     env.assert_reconciles();
 }
 
@@ -911,6 +1011,7 @@ fn sqlite_log_grown_by_a_long_read_is_cut_back_after_it() {
 fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
     use mkoba::store::account_cache::{read_generation, AccountCache};
     use mkoba::store::batch::run_batch_as;
+    use mkoba::store::batch::WriterMemory;
     use mkoba::store::AnyConnection;
 
     let env = TestEnv::start(Backend::Sqlite);
@@ -920,8 +1021,8 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
     env.submit(TxnKind::Deposit, float, alice, 100_000);
     // This connection and copy play a second writer process beside the app's writer.
     let mut conn = env.db.connect();
-    let mut copy = AccountCache::new(1_024);
-    let send = |conn: &mut AnyConnection, copy: &mut AccountCache, minor: i64| {
+    let mut memory = WriterMemory::new(1_024);
+    let send = |conn: &mut AnyConnection, memory: &mut WriterMemory, minor: i64| {
         let command = Command::Submit(env.request(TxnKind::Transfer, alice, bob, minor));
         let now = mkoba::store::writer::Clock::now(&*env.clock);
         run_batch_as(
@@ -931,7 +1032,7 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
             now,
             &[command],
             &[true],
-            Some(copy),
+            Some(memory),
         )
         .map(|mut outcomes| outcomes.pop().expect("one outcome"))
     };
@@ -945,14 +1046,18 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
         !copy.is_empty()
     };
 
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
-    assert!(copy.len() >= 3, "alice, bob, fee revenue: {copy:?}");
-    assert!(holds(&mut conn, &mut copy), "nothing else wrote");
-    let kept = copy.get(alice).unwrap().state.balance_minor;
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
+    assert!(
+        memory.accounts.len() >= 3,
+        "alice, bob, fee revenue: {:?}",
+        memory.accounts
+    );
+    assert!(holds(&mut conn, &mut memory.accounts), "nothing else wrote");
+    let kept = memory.accounts.get(alice).unwrap().state.balance_minor;
     assert_eq!(kept, env.balance(alice));
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
     assert_eq!(
-        copy.get(alice).unwrap().state.balance_minor,
+        memory.accounts.get(alice).unwrap().state.balance_minor,
         env.balance(alice),
         "the copy follows its own batches"
     );
@@ -961,45 +1066,57 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
     let before = generation(&mut conn);
     env.submit(TxnKind::Transfer, alice, bob, 2_000);
     assert!(generation(&mut conn) > before);
-    assert!(!holds(&mut conn, &mut copy));
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert!(!holds(&mut conn, &mut memory.accounts));
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
     assert_eq!(
-        copy.get(alice).unwrap().state.balance_minor,
+        memory.accounts.get(alice).unwrap().state.balance_minor,
         env.balance(alice),
         "reloaded after the other writer's batch"
     );
 
     // Changes to an account's other columns move it through the trigger.
     assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Frozen).unwrap());
-    assert!(!holds(&mut conn, &mut copy), "a freeze ends the copy");
+    assert!(
+        !holds(&mut conn, &mut memory.accounts),
+        "a freeze ends the copy"
+    );
     assert_eq!(
-        send(&mut conn, &mut copy, 1_000).unwrap().rejection(),
+        send(&mut conn, &mut memory, 1_000).unwrap().rejection(),
         Some(Rejection::AccountFrozen)
     );
     assert!(parties::set_status(&mut env.conn(), alice, AccountStatus::Active).unwrap());
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
     assert!(parties::set_blacklisted(&mut env.conn(), bob, true).unwrap());
-    assert!(!holds(&mut conn, &mut copy), "a blacklisting ends the copy");
+    assert!(
+        !holds(&mut conn, &mut memory.accounts),
+        "a blacklisting ends the copy"
+    );
     // (A blacklisting blocks reversals, not transfers.)
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
-    assert!(copy.get(bob).unwrap().state.blacklisted, "read afresh");
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
+    assert!(
+        memory.accounts.get(bob).unwrap().state.blacklisted,
+        "read afresh"
+    );
     assert!(parties::set_blacklisted(&mut env.conn(), bob, false).unwrap());
-    assert!(!holds(&mut conn, &mut copy));
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
-    assert!(!copy.get(bob).unwrap().state.blacklisted);
+    assert!(!holds(&mut conn, &mut memory.accounts));
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
+    assert!(!memory.accounts.get(bob).unwrap().state.blacklisted);
     mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
         "UPDATE accounts SET tier = 2 WHERE id = {}",
         alice.0
     )))
     .unwrap();
-    assert!(!holds(&mut conn, &mut copy), "a tier change ends the copy");
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
-    assert_eq!(copy.get(alice).unwrap().state.tier, Tier::Tier2);
+    assert!(
+        !holds(&mut conn, &mut memory.accounts),
+        "a tier change ends the copy"
+    );
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
+    assert_eq!(memory.accounts.get(alice).unwrap().state.tier, Tier::Tier2);
 
     // A balance edited behind the ledger's back (a tool, not the ledger) is not seen by the
     // counter; the batch's conditional update refuses it, and the batch runs again from the
     // database alone: decided on the stored balance, never on the copy's.
-    assert!(holds(&mut conn, &mut copy));
+    assert!(holds(&mut conn, &mut memory.accounts));
     let size = env.journal_size();
     let balance = env.balance(alice);
     let edit = |minor: i64| {
@@ -1010,11 +1127,14 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
         .unwrap()
     };
     edit(balance - 500);
-    assert_eq!(copy.get(alice).unwrap().state.balance_minor, balance);
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    assert_eq!(
+        memory.accounts.get(alice).unwrap().state.balance_minor,
+        balance
+    );
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
     assert_eq!(env.balance(alice), balance - 1_500);
     assert_eq!(
-        copy.get(alice).unwrap().state.balance_minor,
+        memory.accounts.get(alice).unwrap().state.balance_minor,
         balance - 1_500
     );
     assert_eq!(
@@ -1023,18 +1143,18 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
         "one transaction, written once"
     );
     // The same for a chain head: the batch reads afresh and links to the stored head.
-    let head = copy.get(bob).unwrap().head;
+    let head = memory.accounts.get(bob).unwrap().head;
     mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
         "UPDATE accounts SET last_transaction_id = 1000000000000 WHERE id = {}",
         bob.0
     )))
     .unwrap();
-    let refused = send(&mut conn, &mut copy, 1_000);
+    let refused = send(&mut conn, &mut memory, 1_000);
     assert!(
         format!("{refused:?}").contains("would go behind"),
         "{refused:?}"
     );
-    assert!(copy.is_empty(), "a failed batch drops the copy");
+    assert!(memory.accounts.is_empty(), "a failed batch drops the copy");
     mkoba::with_conn!(&mut *env.conn(), |c| c.batch_execute(&format!(
         "UPDATE accounts SET last_transaction_id = {} WHERE id = {}",
         head.unwrap(),
@@ -1043,7 +1163,7 @@ fn sqlite_the_writers_copy_of_accounts_holds_only_while_nothing_else_wrote() {
     .unwrap();
     // Undo the tool's balance edit, so that the books reconcile again.
     edit(balance - 1_000);
-    accepted(&send(&mut conn, &mut copy, 1_000).unwrap());
+    accepted(&send(&mut conn, &mut memory, 1_000).unwrap());
     assert_eq!(env.balance(alice), balance - 2_000);
     drop(conn);
     env.assert_reconciles();

@@ -4,12 +4,13 @@
 //! payments, float issuance, pending transfers posted in full or in part, voided and expired,
 //! reversals, refunds, allowance charges, amounts on every limit edge, retries with the same key,
 //! keys reused for other requests, frozen accounts, time jumps over expiries and days — through
-//! the real `run_batch` on a real database (SQLite, or PostgreSQL), with two connections taking
-//! turns as two writers would. Each batch may meet an injected store failure: an error after the
-//! rows are locked, an error or a killed connection just before commit, an answer lost after the
-//! commit, a connection killed between batches (PostgreSQL), the database locked by another
-//! connection (SQLite). Failed batches are retried with the same keys, whole or one command per
-//! transaction, as the writer and API clients do.
+//! the real batch code (`run_batch_as`) on a real database (SQLite, or PostgreSQL), with two
+//! connections taking turns as two writers would, each keeping what a writer thread keeps between
+//! batches (its copy of accounts; on SQLite, keys assumed new). Each batch may meet an injected
+//! store failure: an error after the rows are locked, an error or a killed connection just before
+//! commit, an answer lost after the commit, a connection killed between batches (PostgreSQL), the
+//! database locked by another connection (SQLite). Failed batches are retried with the same keys,
+//! whole or one command per transaction, as the writer and API clients do.
 //!
 //! The same commands run through the in-memory reference ledger (`MemoryLedger`). After every
 //! batch the store must agree with it outcome for outcome and account for account, money must be
@@ -30,7 +31,7 @@ use clap::Parser;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use mkoba::merchant::store::{create_allowance, Created, KnownCustomer, NewAllowance};
-use mkoba::store::batch::{run_batch, FaultPoint, LedgerContext};
+use mkoba::store::batch::{run_batch_as, FaultPoint, LedgerContext, WriterMemory};
 use mkoba::store::parties::{self, AgentRole, NewAgent, NewCustomer};
 use mkoba::store::rows::AccountRow;
 use mkoba::store::schema::{accounts, allowances, pending_transfers, transactions};
@@ -167,6 +168,11 @@ struct Sim {
     postgres: bool,
     options: ConnectionOptions,
     conns: [Option<AnyConnection>; 2],
+    /// What each writer keeps between its batches, as the server's writer threads do: its copy
+    /// of accounts (one roomy, one small enough to start afresh often) and whether it assumes
+    /// keys new (SQLite). The other writer's batches and the simulation's own account changes
+    /// must end a copy; replays and reused keys must be found either way.
+    memories: [WriterMemory; 2],
     backend_pids: [i32; 2],
     admin: Option<diesel::PgConnection>,
     locker: Option<AnyConnection>,
@@ -360,6 +366,7 @@ impl Sim {
             postgres,
             options,
             conns: [Some(conn), None],
+            memories: [WriterMemory::new(65_536), WriterMemory::new(64)],
             backend_pids: [0, 0],
             admin,
             locker,
@@ -899,8 +906,21 @@ impl Sim {
         }
         let ctx = Arc::clone(&self.ctx);
         let now = self.now;
+        let slot = self.memories.get_mut(writer).context("no such writer")?;
+        let mut memory = std::mem::replace(slot, WriterMemory::new(0));
         let conn = self.connection(writer)?;
-        let result = run_batch(conn, &ctx, now, &store_commands, &notify);
+        let result = run_batch_as(
+            conn,
+            &ctx,
+            0,
+            now,
+            &store_commands,
+            &notify,
+            Some(&mut memory),
+        );
+        if let Some(slot) = self.memories.get_mut(writer) {
+            *slot = memory;
+        }
         if fault == Some(Fault::Locked) {
             if let Some(locker) = self.locker.as_mut() {
                 locker.batch_execute("ROLLBACK")?;

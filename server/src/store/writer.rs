@@ -13,8 +13,7 @@ use std::time::Duration;
 use mkoba_ledger::{Command, Outcome, Timestamp};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::account_cache::AccountCache;
-use crate::store::batch::{run_batch_as, LedgerContext};
+use crate::store::batch::{run_batch_as, LedgerContext, WriterMemory};
 use crate::store::db::{AnyConnection, ConnectionOptions};
 use crate::store::intake::{claims_of, Claim, Claims, Intake};
 use crate::store::{now_micros, StoreError};
@@ -155,7 +154,7 @@ impl LedgerWriter {
                 intake: Arc::clone(&intake),
                 config,
                 conn: None,
-                accounts: AccountCache::new(config.account_cache_max),
+                memory: WriterMemory::new(config.account_cache_max),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("ledger-writer-{index}"))
@@ -254,8 +253,9 @@ struct Worker {
     intake: Arc<Intake<Job>>,
     config: WriterConfig,
     conn: Option<AnyConnection>,
-    /// The accounts this thread's batches loaded, while they still hold (SQLite only).
-    accounts: AccountCache,
+    /// What this thread's batches left for the next (SQLite only): the accounts they loaded,
+    /// while they still hold, and whether keys are looked up first after a replay.
+    memory: WriterMemory,
 }
 
 impl Worker {
@@ -313,13 +313,13 @@ impl Worker {
         let index = self.index;
         let ctx = Arc::clone(&self.ctx);
         let result = self.connection().map(|_| ()).and_then(|()| {
-            // The connection and the copy of accounts are separate fields, borrowed together.
+            // The connection and the writer's memory are separate fields, borrowed together.
             let conn = self.conn.as_mut().ok_or(StoreError::WriterStopped)?;
-            let copy = Some(&mut self.accounts);
-            run_batch_as(conn, &ctx, index, now, commands, notify, copy)
+            let memory = Some(&mut self.memory);
+            run_batch_as(conn, &ctx, index, now, commands, notify, memory)
         });
         if let Err(err) = &result {
-            self.accounts.clear();
+            self.memory.accounts.clear();
             // Drop the connection after any failure: a fresh one costs little and cannot be
             // left in a half-finished transaction or a dead socket.
             self.conn = None;
