@@ -140,6 +140,12 @@ fn metrics_move_as_a_journey_runs() {
     let before = scrape();
     s.env.submit(TxnKind::Deposit, float, alice, 50_000);
     s.env.submit(TxnKind::Transfer, alice, alice, 100); // refused: same_account
+
+    // A retry of an accepted request: the SQLite writer assumed its key new, the journal's
+    // unique index found it, and the batch ran again with keys looked up.
+    let retried = Command::Submit(s.env.request(TxnKind::Deposit, float, alice, 1_000));
+    assert!(matches!(s.env.run(retried.clone()), Outcome::Accepted(_)));
+    assert!(matches!(s.env.run(retried), Outcome::Replayed(_)));
     for _ in 0..3 {
         assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
     }
@@ -158,6 +164,10 @@ fn metrics_move_as_a_journey_runs() {
     );
     moved(r#"mkoba_ledger_rejections_total{name="same_account"}"#, 1.0);
     moved("mkoba_ledger_batch_size_count", 2.0);
+    moved(
+        r#"mkoba_ledger_batch_reruns_total{reason="replayed_key"}"#,
+        1.0,
+    );
     moved("mkoba_ledger_commit_seconds_count", 2.0);
     assert!(
         metric(&after, "mkoba_sms_confirmations_waiting") >= 1.0,

@@ -17,6 +17,9 @@ pub struct Metrics {
     pub ledger_commit_seconds: Histogram,
     pub ledger_transactions: IntCounterVec,
     pub ledger_rejections: IntCounterVec,
+    /// Ledger batches run a second time: `replayed_key` (a SQLite batch that assumed its keys
+    /// new met one used before) or `stale_copy` (the writer's copy of an account was stale).
+    pub ledger_batch_reruns: IntCounterVec,
     pub sms_sent: IntCounterVec,
     pub sms_send_seconds: Histogram,
     pub sms_outbox_depth: IntGaugeVec,
@@ -70,6 +73,13 @@ fn build() -> Result<Metrics, prometheus::Error> {
         ),
         &["name"],
     )?;
+    let ledger_batch_reruns = IntCounterVec::new(
+        Opts::new(
+            "ledger_batch_reruns_total",
+            "Ledger batches run again by reason (replayed_key, stale_copy)",
+        ),
+        &["reason"],
+    )?;
     let sms_sent = IntCounterVec::new(
         Opts::new("sms_sent_total", "SMS send attempts by outcome"),
         &["outcome"],
@@ -105,6 +115,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(ledger_commit_seconds.clone()))?;
     registry.register(Box::new(ledger_transactions.clone()))?;
     registry.register(Box::new(ledger_rejections.clone()))?;
+    registry.register(Box::new(ledger_batch_reruns.clone()))?;
     registry.register(Box::new(sms_sent.clone()))?;
     registry.register(Box::new(sms_send_seconds.clone()))?;
     registry.register(Box::new(sms_outbox_depth.clone()))?;
@@ -119,6 +130,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         ledger_commit_seconds,
         ledger_transactions,
         ledger_rejections,
+        ledger_batch_reruns,
         sms_sent,
         sms_send_seconds,
         sms_outbox_depth,

@@ -230,6 +230,7 @@ pub fn run_batch_as(
         // An accepted command's key was used before (a client retrying after a lost answer):
         // nothing was written; decide the batch again knowing the earlier uses.
         tracing::debug!("a ledger batch met a replayed key; run again with keys looked up");
+        count_rerun("replayed_key");
         if let Some(replays) = replays {
             replays.saw_replay();
         }
@@ -241,6 +242,7 @@ pub fn run_batch_as(
         // must never decide an outcome, so the batch runs once more from the database alone,
         // where a real fault (a broken chain) shows as itself.
         tracing::warn!("an account changed under the ledger writer's copy; batch read afresh");
+        count_rerun("stale_copy");
         if let Some(cache) = cache.as_deref_mut() {
             cache.clear();
         }
@@ -262,6 +264,13 @@ pub fn run_batch_as(
             }
             Err(err)
         }
+    }
+}
+
+/// Counts a batch run a second time, by why (`ledger_batch_reruns_total`).
+fn count_rerun(reason: &str) {
+    if let Some(m) = crate::metrics::get() {
+        m.ledger_batch_reruns.with_label_values(&[reason]).inc();
     }
 }
 
