@@ -148,10 +148,10 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         BTreeSet::from(["idempotency_key".to_owned()])
     );
     for _ in 0..2 {
-        // 000018 (ledger generation), 000017 (checks without IN lists), 000016 (waiting
-        // confirmations), 000015 (outbox parameters) and 000014 (account chains) go first, then
-        // 000013.
-        for _ in 0..6 {
+        // 000019 (writer tables without functions), 000018 (ledger generation), 000017 (checks
+        // without IN lists), 000016 (waiting confirmations), 000015 (outbox parameters) and
+        // 000014 (account chains) go first, then 000013.
+        for _ in 0..7 {
             c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
         }
         assert_eq!(
@@ -160,7 +160,7 @@ fn sqlite_journal_rebuild_keeps_rows_guards_and_references() {
         );
         assert_eq!(
             c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
-            6
+            7
         );
         assert_eq!(
             sqlite_unique_columns(c),
@@ -248,9 +248,9 @@ fn account_chains_are_derived_from_the_journal(backend: Backend) {
     env.expand_confirmations();
     {
         let mut conn = env.conn();
-        // 000018, 000017, 000016 (waiting confirmations) and 000015 (outbox parameters) go
-        // first, then 000014.
-        revert_and_run_again(&mut conn, 5, |_| {});
+        // 000019, 000018, 000017, 000016 (waiting confirmations) and 000015 (outbox parameters)
+        // go first, then 000014.
+        revert_and_run_again(&mut conn, 6, |_| {});
         let edit = mkoba::with_conn!(&mut *conn, |c| c
             .batch_execute("UPDATE postings SET debit_prev_txn = NULL"));
         assert!(format!("{edit:?}").contains("append-only"), "{edit:?}");
@@ -342,8 +342,8 @@ fn outbox_parameters_survive_down_and_up(backend: Backend) {
     mkoba::with_conn!(&mut *conn, |c| c
         .batch_execute(&format!("{sent}{}", kept[1])))
     .unwrap();
-    // 000018, 000017 and 000016 (waiting confirmations) go first.
-    revert_and_run_again(&mut conn, 4, |conn| {
+    // 000019, 000018, 000017 and 000016 (waiting confirmations) go first.
+    revert_and_run_again(&mut conn, 5, |conn| {
         #[derive(QueryableByName, Debug)]
         struct Old {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -431,7 +431,8 @@ fn waiting_confirmations_hold_down_back(backend: Backend) {
     };
     {
         let mut conn = env.conn();
-        assert!(revert(&mut conn), "000018 goes first");
+        assert!(revert(&mut conn), "000019 goes first");
+        assert!(revert(&mut conn), "then 000018");
         assert!(revert(&mut conn), "then 000017");
         assert!(
             !revert(&mut conn),
@@ -451,7 +452,7 @@ fn waiting_confirmations_hold_down_back(backend: Backend) {
                 c.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap().len()
             }
         };
-        assert_eq!(ran, 3);
+        assert_eq!(ran, 4);
     }
     assert!(matches!(
         env.submit(TxnKind::Transfer, alice, bob, 1_000),
@@ -576,5 +577,72 @@ fn sqlite_checks_build_no_temporary_tables() {
         ["ok"]
     );
     drop(conn);
+    env.assert_reconciles();
+}
+
+/// Migration 000019: the SQLite tables the ledger writer appends to lose the length CHECKs that
+/// call `length()` (which made SQLite keep a statement journal for every multi-row INSERT;
+/// `store::insert_or_fail` checks those lengths now). Down puts them back as they were, SQLite
+/// then refuses an overlong key itself again, and up removes them again.
+#[test]
+fn sqlite_writer_tables_length_checks_go_and_come_back() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use mkoba_ledger::{Tier, TxnKind};
+    #[derive(QueryableByName, PartialEq, Debug)]
+    struct Definition {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+    let definitions = |c: &mut diesel::SqliteConnection| -> Vec<Definition> {
+        diesel::sql_query(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' \
+             AND name IN ('transactions', 'sms_confirmations_due') ORDER BY name",
+        )
+        .load(c)
+        .unwrap()
+    };
+    let env = crate::support::TestEnv::start(Backend::Sqlite);
+    let (float, _) = env.agent("AG1", 10_000_000);
+    let alice = env.customer("+254700990101", Tier::Tier1);
+    env.submit(TxnKind::Deposit, float, alice, 100_000);
+    let size = env.journal_size();
+    {
+        let mut conn = env.conn();
+        let AnyConnection::Sqlite(c) = &mut *conn else {
+            panic!("SQLite")
+        };
+        let now = definitions(c);
+        assert_eq!(now.len(), 2);
+        assert!(now.iter().all(|d| !d.sql.contains("length(")), "{now:?}");
+        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        let before = definitions(c);
+        let checks: Vec<usize> = before
+            .iter()
+            .map(|d| d.sql.matches(" CHECK (length(").count())
+            .collect();
+        assert_eq!(checks, [1, 5], "sides; code, key, currency, memo, metadata");
+        let overlong = format!(
+            "INSERT INTO transactions (id, code, idempotency_key, fingerprint, kind, phase, \
+               currency, amount_minor, fee_minor, commission_minor, debit_account_id, \
+               credit_account_id, memo, metadata, created_at) \
+             VALUES (999999, 'ABCDEFGHJK', '{}', 'f', 'transfer', 'posted', 'KES', 1, 0, 0, \
+               {}, {}, '', '{{}}', 1)",
+            "k".repeat(129),
+            float.0,
+            alice.0
+        );
+        let refused = c.batch_execute(&overlong);
+        assert!(
+            format!("{refused:?}").contains("CHECK constraint failed"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap().len(),
+            1
+        );
+        assert_eq!(definitions(c), now, "up again gives the same tables");
+    }
+    assert_eq!(env.journal_size(), size);
     env.assert_reconciles();
 }

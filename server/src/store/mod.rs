@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod cached;
 pub mod chain;
 pub mod db;
+pub mod insert_or_fail;
 pub mod intake;
 pub mod parties;
 pub mod reads;

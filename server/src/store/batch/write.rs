@@ -10,10 +10,9 @@ use mkoba_ledger::{AccountId, AccountState, BatchWrites, TxnId};
 use crate::store::bulk::{AccountColumns, AccountUpdate};
 use crate::store::chain::{self, Heads};
 use crate::store::db::AnyConnection;
+use crate::store::insert_or_fail::{self, ChargeRow};
 use crate::store::rows::{PendingRow, PostingRow, TransactionRow};
-use crate::store::schema::{
-    accounts, allowance_charges, allowances, pending_transfers, postings, transactions,
-};
+use crate::store::schema::{accounts, allowances, pending_transfers};
 use crate::store::StoreError;
 use crate::with_conn;
 
@@ -40,9 +39,9 @@ pub(super) fn write(
     chain::link(&mut posting_rows, heads)?;
     match conn {
         AnyConnection::Postgres(c) => insert_journal_pg(c, &txn_rows, &posting_rows)?,
-        AnyConnection::Sqlite(_) => {
-            crate::insert_rows!(conn, transactions::table, &txn_rows);
-            crate::insert_rows!(conn, postings::table, &posting_rows);
+        AnyConnection::Sqlite(c) => {
+            insert_or_fail::insert(c, &txn_rows)?;
+            insert_or_fail::insert(c, &posting_rows)?;
         }
     }
     let pending_rows: Vec<PendingRow> = writes
@@ -50,12 +49,15 @@ pub(super) fn write(
         .iter()
         .map(PendingRow::from_state)
         .collect();
-    for chunk in pending_rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(
-            pending_transfers::table
-        )
-        .values(chunk)
-        .execute(c))?;
+    match conn {
+        AnyConnection::Sqlite(c) => insert_or_fail::insert(c, &pending_rows)?,
+        AnyConnection::Postgres(c) => {
+            for chunk in pending_rows.chunks(INSERT_CHUNK_ROWS) {
+                diesel::insert_into(pending_transfers::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
     }
     for (pending, status, by) in &writes.resolved_pendings {
         let updated = with_conn!(&mut *conn, |c| diesel::update(
@@ -156,25 +158,23 @@ fn write_allowances(conn: &mut AnyConnection, writes: &BatchWrites) -> Result<()
             )));
         }
     }
-    let rows: Vec<_> = charges
+    let rows: Vec<ChargeRow> = charges
         .iter()
-        .map(|(txn, allowance, amount, at)| {
-            (
-                allowance_charges::transaction_id.eq(*txn),
-                allowance_charges::allowance_id.eq(*allowance),
-                allowance_charges::amount_minor.eq(*amount),
-                allowance_charges::created_at.eq(*at),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
-        with_conn!(&mut *conn, |c| diesel::insert_into(
-            allowance_charges::table
+        .map(
+            |&(transaction_id, allowance_id, amount_minor, created_at)| ChargeRow {
+                transaction_id,
+                allowance_id,
+                amount_minor,
+                created_at,
+            },
         )
-        .values(chunk)
-        .execute(c))?;
+        .collect();
+    match conn {
+        AnyConnection::Sqlite(c) => insert_or_fail::insert(c, &rows),
+        AnyConnection::Postgres(_) => Err(StoreError::Conflict(
+            "no allowance charge writer for this backend".into(),
+        )),
     }
-    Ok(())
 }
 
 /// Writes every changed account, each guarded by what the batch read: on PostgreSQL (rows
