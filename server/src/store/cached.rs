@@ -97,7 +97,7 @@ impl<Q: Query> Query for Cached<Q> {
 impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -116,7 +116,7 @@ mod tests {
 
     /// The SQL of every statement the connection prepared for its cache.
     #[derive(Default, Clone)]
-    struct Prepared(Arc<Mutex<Vec<String>>>);
+    pub(crate) struct Prepared(pub(crate) Arc<Mutex<Vec<String>>>);
 
     impl Instrumentation for Prepared {
         fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {

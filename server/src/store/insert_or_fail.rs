@@ -32,6 +32,18 @@ use crate::sms::due::{DueRow, SIDES_LEN_MAX, SIDES_LEN_MIN};
 use crate::store::rows::{PendingRow, PostingRow, TransactionRow};
 use crate::store::StoreError;
 
+/// Pushes each value as a bind of its SQL type, separated by `, `: one row's `VALUES` group.
+macro_rules! push_binds {
+    ($out:expr; $first_type:ty => $first:expr $(, $sql_type:ty => $value:expr)* $(,)?) => {{
+        $out.push_bind_param::<$first_type, _>($first)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<$sql_type, _>($value)?;
+        )*
+        Ok(())
+    }};
+}
+
 /// A row the SQLite ledger writer appends with [`insert`].
 pub trait WriterRow: 'static {
     /// `table (column, …)` as the statement names them.
@@ -136,39 +148,26 @@ impl WriterRow for TransactionRow {
         credit_account_id, related_id, expires_at, memo, metadata, created_at)";
 
     fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_bind_param::<BigInt, _>(&self.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.code)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.idempotency_key)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.fingerprint)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.phase)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.currency)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.amount_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.fee_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.commission_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.debit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.credit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.related_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.memo)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.metadata)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.created_at)
+        push_binds!(
+            out;
+            BigInt => &self.id,
+            Text => &self.code,
+            Text => &self.idempotency_key,
+            Text => &self.fingerprint,
+            Text => &self.kind,
+            Text => &self.phase,
+            Text => &self.currency,
+            BigInt => &self.amount_minor,
+            BigInt => &self.fee_minor,
+            BigInt => &self.commission_minor,
+            BigInt => &self.debit_account_id,
+            BigInt => &self.credit_account_id,
+            Nullable<BigInt> => &self.related_id,
+            Nullable<BigInt> => &self.expires_at,
+            Text => &self.memo,
+            Text => &self.metadata,
+            BigInt => &self.created_at
+        )
     }
 
     fn check(&self) -> Result<(), String> {
@@ -190,23 +189,18 @@ impl WriterRow for PostingRow {
         credit_account_id, amount_minor, reservation, debit_prev_txn, credit_prev_txn)";
 
     fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_bind_param::<BigInt, _>(&self.transaction_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<SmallInt, _>(&self.seq)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.leg)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.debit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.credit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.amount_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&self.reservation)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.debit_prev_txn)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.credit_prev_txn)
+        push_binds!(
+            out;
+            BigInt => &self.transaction_id,
+            SmallInt => &self.seq,
+            Text => &self.leg,
+            BigInt => &self.debit_account_id,
+            BigInt => &self.credit_account_id,
+            BigInt => &self.amount_minor,
+            Bool => &self.reservation,
+            Nullable<BigInt> => &self.debit_prev_txn,
+            Nullable<BigInt> => &self.credit_prev_txn
+        )
     }
 }
 
@@ -216,25 +210,19 @@ impl WriterRow for PendingRow {
         resolved_by)";
 
     fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_bind_param::<BigInt, _>(&self.transaction_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.currency)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.debit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.credit_account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.amount_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.expires_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.day_number)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.resolved_by)
+        push_binds!(
+            out;
+            BigInt => &self.transaction_id,
+            Text => &self.kind,
+            Text => &self.currency,
+            BigInt => &self.debit_account_id,
+            BigInt => &self.credit_account_id,
+            BigInt => &self.amount_minor,
+            BigInt => &self.expires_at,
+            Text => &self.status,
+            BigInt => &self.day_number,
+            Nullable<BigInt> => &self.resolved_by
+        )
     }
 }
 
@@ -251,13 +239,13 @@ impl WriterRow for ChargeRow {
         "allowance_charges (transaction_id, allowance_id, amount_minor, created_at)";
 
     fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_bind_param::<BigInt, _>(&self.transaction_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.allowance_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.amount_minor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.created_at)
+        push_binds!(
+            out;
+            BigInt => &self.transaction_id,
+            BigInt => &self.allowance_id,
+            BigInt => &self.amount_minor,
+            BigInt => &self.created_at
+        )
     }
 }
 
@@ -265,9 +253,11 @@ impl WriterRow for DueRow {
     const INTO: &'static str = "sms_confirmations_due (transaction_id, sides)";
 
     fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_bind_param::<BigInt, _>(&self.transaction_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.sides)
+        push_binds!(
+            out;
+            BigInt => &self.transaction_id,
+            Text => &self.sides
+        )
     }
 
     fn check(&self) -> Result<(), String> {
@@ -277,12 +267,11 @@ impl WriterRow for DueRow {
 
 #[cfg(test)]
 mod tests {
-    use diesel::connection::{Instrumentation, InstrumentationEvent};
     use diesel::prelude::*;
     use diesel_migrations::MigrationHarness;
-    use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::store::cached::tests::Prepared;
     use crate::store::db::SQLITE_MIGRATIONS;
 
     fn migrated() -> SqliteConnection {
@@ -427,19 +416,6 @@ mod tests {
         check_statement(&mut c, &[pending(1), pending(2)]);
         check_statement(&mut c, &[charge(1), charge(2)]);
         check_statement(&mut c, &[due(1), due(2)]);
-    }
-
-    #[derive(Default, Clone)]
-    struct Prepared(Arc<Mutex<Vec<String>>>);
-
-    impl Instrumentation for Prepared {
-        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
-                if let Ok(mut seen) = self.0.lock() {
-                    seen.push(sql.to_owned());
-                }
-            }
-        }
     }
 
     fn count(c: &mut SqliteConnection, table: &str) -> i64 {
