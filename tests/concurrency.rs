@@ -73,6 +73,7 @@ fn postgres_many_writers_keep_every_invariant() {
                 checkpoint_interval_ms: 50,
                 sqlite_checkpoint_pages: 8_192,
                 account_cache_max: 1_024,
+                sqlite_cache_kib: 16_384,
             };
             let (writer, _threads) =
                 LedgerWriter::start(options.clone(), ctx, Arc::clone(&env.clock) as _, config)

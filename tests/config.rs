@@ -149,6 +149,8 @@ fn the_new_performance_limits_are_checked_and_sqlite_gets_its_memory_limit() {
         ("MKOBA_USSD__SESSION_BATCH_MAX", "0"),
         ("MKOBA_USSD__SESSION_QUEUE_MAX", "1000001"),
         ("MKOBA_DATABASE__SQLITE_MEMORY_MAX_KIB", "512"),
+        ("MKOBA_LEDGER__SQLITE_WRITER_CACHE_KIB", "512"),
+        ("MKOBA_LEDGER__SQLITE_WRITER_CACHE_KIB", "1048577"),
     ] {
         let err = Config::load(None, env(&[(key, value)])).unwrap_err();
         assert!(err.contains("outside"), "{key}={value}: {err}");

@@ -135,6 +135,7 @@ impl App {
             checkpoint_interval_ms: config.ledger.checkpoint_interval_ms,
             sqlite_checkpoint_pages: config.ledger.sqlite_writer_checkpoint_pages,
             account_cache_max: config.ledger.sqlite_writer_account_cache_max,
+            sqlite_cache_kib: config.ledger.sqlite_writer_cache_kib,
         };
         let session_options = options.clone();
         let (writer, threads) = LedgerWriter::start(

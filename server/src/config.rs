@@ -246,6 +246,9 @@ pub struct DatabaseConfig {
     pub migrate_on_start: bool,
 }
 
+/// `ledger.sqlite_writer_cache_kib` unless configured: 16 MiB.
+pub const SQLITE_WRITER_CACHE_KIB_DEFAULT: u32 = 16 * 1024;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerConfig {
@@ -267,6 +270,11 @@ pub struct LedgerConfig {
     /// SQLite only: accounts each ledger writer thread keeps between batches instead of reading
     /// them again (`store::account_cache`); about 150 bytes each. 0 keeps none.
     pub sqlite_writer_account_cache_max: usize,
+    /// SQLite only: the page cache of each ledger writer thread's connection, in KiB (other
+    /// connections keep 64 MiB). SQLite walks the writer's whole cache at every commit once a
+    /// B-tree split has used its lock page, so a larger cache costs every batch
+    /// (`ops/BENCHMARKS.md`, "Session 19").
+    pub sqlite_writer_cache_kib: u32,
     pub expiry_sweep_interval_ms: u64,
     pub expiry_sweep_batch_max: i64,
     pub statement_page_max: i64,
@@ -351,6 +359,7 @@ impl Default for Config {
                 checkpoint_interval_ms: 200,
                 sqlite_writer_checkpoint_pages: 65_536,
                 sqlite_writer_account_cache_max: 65_536,
+                sqlite_writer_cache_kib: SQLITE_WRITER_CACHE_KIB_DEFAULT,
                 expiry_sweep_interval_ms: 1_000,
                 expiry_sweep_batch_max: 500,
                 statement_page_max: 100,
@@ -591,6 +600,12 @@ impl Config {
             "ledger.sqlite_writer_account_cache_max",
             l.sqlite_writer_account_cache_max,
             0,
+            1_048_576,
+        )?;
+        within(
+            "ledger.sqlite_writer_cache_kib",
+            u64::from(l.sqlite_writer_cache_kib),
+            1_024,
             1_048_576,
         )?;
         within(

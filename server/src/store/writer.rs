@@ -71,6 +71,8 @@ pub struct WriterConfig {
     pub sqlite_checkpoint_pages: u32,
     /// SQLite: accounts each writer thread keeps between batches (`store::account_cache`).
     pub account_cache_max: usize,
+    /// SQLite: the page cache of each writer thread's connection, in KiB.
+    pub sqlite_cache_kib: u32,
 }
 
 type Reply = Result<Outcome, StoreError>;
@@ -289,6 +291,14 @@ impl Worker {
                 c.batch_execute(&format!(
                     "PRAGMA wal_autocheckpoint = {}; PRAGMA journal_size_limit = {log_bytes_max};",
                     self.config.sqlite_checkpoint_pages
+                ))?;
+                // Its own page cache size (`ledger.sqlite_writer_cache_kib`): every commit walks
+                // the whole cache's hash table once a B-tree split has renumbered a page through
+                // SQLite's lock page, which it does for good (ops/BENCHMARKS.md, sessions 18
+                // and 19).
+                c.batch_execute(&format!(
+                    "PRAGMA cache_size = -{};",
+                    self.config.sqlite_cache_kib
                 ))?;
                 // The writer checks the references it makes where it makes them, as PostgreSQL's
                 // journal does (migration 000009): every row of a batch names accounts, pending

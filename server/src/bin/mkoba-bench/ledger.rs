@@ -103,6 +103,9 @@ pub struct LedgerArgs {
     /// afresh, as before session 17).
     #[arg(long)]
     pub account_cache_max: Option<usize>,
+    /// `ledger.sqlite_writer_cache_kib` for this run (the writer connection's page cache).
+    #[arg(long)]
+    pub writer_cache_kib: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -246,6 +249,9 @@ pub fn measure(args: LedgerArgs) -> anyhow::Result<Figures> {
     }
     if let Some(accounts) = args.account_cache_max {
         config.ledger.sqlite_writer_account_cache_max = accounts;
+    }
+    if let Some(kib) = args.writer_cache_kib {
+        config.ledger.sqlite_writer_cache_kib = kib;
     }
     if let Some(kib) = args.sqlite_mmap_kib {
         config.database.sqlite_mmap_kib = kib;
